@@ -1,0 +1,120 @@
+"""The `sprechzimmer` command: serve the web application, manage accounts."""
+
+import argparse
+import getpass
+import logging
+import sys
+from datetime import UTC, datetime
+
+from application.config import ConfigurationError, load_settings
+from application.runtime import Runtime
+from domain.errors import DomainError
+
+logger = logging.getLogger("sprechzimmer")
+
+WS_MAX_MESSAGE_BYTES = 64 * 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(arguments.handler(arguments))
+    except ConfigurationError as error:
+        print(f"Konfigurationsfehler: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sprechzimmer", description="Videosprechstunde für Praxen."
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the web application")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=_serve)
+
+    practitioner = commands.add_parser("practitioner", help="manage accounts")
+    practitioner_commands = practitioner.add_subparsers(required=True, metavar="ACTION")
+    add = practitioner_commands.add_parser(
+        "add", help="add a practitioner (and set up the practice if needed)"
+    )
+    add.add_argument("--name", required=True, help="the practitioner's full name")
+    add.add_argument("--email", required=True, help="the login e-mail address")
+    add.add_argument(
+        "--practice-name", help="the practice's name, needed on the first account"
+    )
+    add.add_argument(
+        "--password-stdin", action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
+    add.set_defaults(handler=_add_practitioner)
+    return parser
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    import uvicorn
+
+    from adapters.web.app import create_app
+
+    shown_host = "127.0.0.1" if arguments.host in ("0.0.0.0", "::") else arguments.host
+    runtime = Runtime(
+        load_settings(default_base_url=f"http://{shown_host}:{arguments.port}")
+    )
+    app = create_app(runtime)
+    logger.info("Serving on http://%s:%s", arguments.host, arguments.port)
+    try:
+        uvicorn.run(
+            app, host=arguments.host, port=arguments.port,
+            ws_max_size=WS_MAX_MESSAGE_BYTES, log_level="info",
+            server_header=False, proxy_headers=False,
+        )
+    finally:
+        runtime.close()
+    return 0
+
+
+def _add_practitioner(arguments: argparse.Namespace) -> int:
+    if arguments.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Passwort (mindestens 12 Zeichen): ")
+        if getpass.getpass("Passwort wiederholen: ") != password:
+            print("Die Passwörter stimmen nicht überein.", file=sys.stderr)
+            return 1
+
+    runtime = Runtime(load_settings())
+    try:
+        consultations = runtime.consultations
+        now = datetime.now(UTC)
+        if consultations.practice_exists():
+            consultations.add_practitioner(
+                name=arguments.name, email=arguments.email, password=password, at=now
+            )
+        else:
+            if not arguments.practice_name:
+                print(
+                    "Noch keine Praxis eingerichtet: bitte --practice-name angeben.",
+                    file=sys.stderr,
+                )
+                return 1
+            consultations.set_up_practice(
+                practice_name=arguments.practice_name, name=arguments.name,
+                email=arguments.email, password=password, at=now,
+            )
+    except DomainError as error:
+        print(error.message, file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    print("Konto angelegt. Anmeldung unter /anmelden.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

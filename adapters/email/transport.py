@@ -1,0 +1,112 @@
+"""Handing e-mails over: to an SMTP server, or into a local outbox folder."""
+
+import logging
+import os
+import smtplib
+import ssl
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+logger = logging.getLogger(__name__)
+
+SMTP_TIMEOUT_SECONDS = 20
+
+
+class TransientMailError(Exception):
+    """The mail could not be handed over now; trying again later may work."""
+
+
+class PermanentMailError(Exception):
+    """The mail server refused the mail for good (for example: no such address)."""
+
+
+class MailTransport(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class SmtpTransport:
+    """Configured by a URL: smtp://user:password@host:587?starttls=true, or
+    smtps://host:465 for implicit TLS."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError(
+                "SPRECHZIMMER_SMTP_URL must look like smtp://host:port or "
+                "smtps://user:password@host:465"
+            )
+        self.implicit_tls = parts.scheme == "smtps"
+        self.host = parts.hostname
+        self.port = parts.port or (465 if self.implicit_tls else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        options = parse_qs(parts.query)
+        self.starttls = options.get("starttls", ["false"])[0].lower() in ("1", "true")
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            with self._connect() as server:
+                if self.username and self.password:
+                    server.login(self.username, self.password)
+                refused = server.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            raise PermanentMailError(_describe_refusal(error.recipients)) from None
+        except smtplib.SMTPResponseException as error:
+            if 500 <= error.smtp_code < 600:
+                raise PermanentMailError(
+                    f"Mailserver lehnt ab: {error.smtp_code}"
+                ) from None
+            raise TransientMailError(f"Mailserver antwortet {error.smtp_code}") from None
+        except (OSError, smtplib.SMTPException) as error:
+            raise TransientMailError(type(error).__name__) from None
+        if refused:
+            raise PermanentMailError(_describe_refusal(refused))
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.implicit_tls:
+            return smtplib.SMTP_SSL(
+                self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS,
+                context=ssl.create_default_context(),
+            )
+        server = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS)
+        if self.starttls:
+            server.starttls(context=ssl.create_default_context())
+        return server
+
+
+def _describe_refusal(recipients: dict[str, tuple[int, bytes]]) -> str:
+    codes = sorted({str(code) for code, _ in recipients.values()})
+    return f"Empfängeradresse abgelehnt ({', '.join(codes)})"
+
+
+class OutboxFolder:
+    """The embedded default: every mail becomes an .eml file (and an .html copy
+    to open in a browser). The log names the file, never its links or the
+    recipient, so no token or personal data lands in a log."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def send(self, message: EmailMessage) -> None:
+        stem = _file_stem(str(message["Message-ID"]))
+        self._write_atomically(self.folder / f"{stem}.eml", bytes(message))
+        html = message.get_body(preferencelist=("html",))
+        if html is not None:
+            page = html.get_content() if isinstance(html, EmailMessage) else ""
+            path = self.folder / f"{stem}.html"
+            self._write_atomically(path, page.encode())
+            logger.info("Mail placed in the outbox; open %s", path.resolve().as_uri())
+
+    @staticmethod
+    def _write_atomically(path: Path, content: bytes) -> None:
+        partial = path.with_suffix(path.suffix + ".partial")
+        partial.write_bytes(content)
+        os.chmod(partial, 0o600)
+        partial.replace(path)
+
+
+def _file_stem(message_id: str) -> str:
+    return "".join(ch for ch in message_id if ch.isalnum() or ch in "-_") or "mail"

@@ -1,0 +1,158 @@
+"""The Starlette application: routes, middleware, error pages, background work."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from adapters.web import patient_pages, practitioner_pages, signaling
+from adapters.web.context import WebContext
+from adapters.web.practitioner_pages import page
+from adapters.web.security import BodySizeLimit, SecurityHeaders
+from application.runtime import Runtime
+from domain.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+FOLLOW_INTERVAL_SECONDS = 0.5
+MAIL_INTERVAL_SECONDS = 5.0
+SESSION_LIFETIME_SECONDS = 12 * 3600
+
+HTTP_TITLES = {
+    400: "Ungültige Anfrage",
+    403: "Kein Zugriff",
+    404: "Seite nicht gefunden",
+    405: "Nicht erlaubt",
+    409: "Nicht möglich",
+    410: "Link nicht mehr gültig",
+    413: "Zu viele Daten",
+    422: "Eingabe prüfen",
+    429: "Zu viele Anfragen",
+}
+
+
+def create_app(runtime: Runtime, announce_setup_link: bool = True) -> Starlette:
+    context = WebContext(runtime)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        context.loop = asyncio.get_running_loop()
+        await run_in_threadpool(runtime.start)
+        if announce_setup_link and not runtime.consultations.practice_exists():
+            token = context.setup_link.issue(context.now())
+            # Printed for the operator at the console, on purpose not logged.
+            print(  # noqa: T201
+                "\nNoch keine Praxis eingerichtet. Einmaliger Einrichtungslink "
+                f"(30 Minuten gültig):\n  {runtime.link('/einrichtung/' + token)}\n",
+                flush=True,
+            )
+        tasks = [
+            asyncio.create_task(_follow_the_log(context)),
+            asyncio.create_task(_send_mail(context)),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    app = Starlette(
+        routes=[
+            *practitioner_pages.routes,
+            *patient_pages.routes,
+            *signaling.routes,
+            Mount(
+                "/static",
+                StaticFiles(directory=Path(__file__).parent / "static"),
+                name="static",
+            ),
+        ],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(BodySizeLimit),
+            Middleware(
+                SessionMiddleware,
+                secret_key=runtime.settings.secret_key.decode(),
+                session_cookie="sprechzimmer_session",
+                max_age=SESSION_LIFETIME_SECONDS,
+                same_site="lax",
+                https_only=runtime.settings.cookie_secure,
+            ),
+        ],
+        exception_handlers={
+            DomainError: _domain_error_page,
+            HTTPException: _http_error_page,
+            Exception: _unexpected_error_page,
+        },
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    return app
+
+
+async def _domain_error_page(request: Request, error: Exception) -> Response:
+    assert isinstance(error, DomainError)
+    return page(
+        request, "message.html", error.status_code,
+        title=HTTP_TITLES.get(error.status_code, "Nicht möglich"),
+        message=error.message,
+    )
+
+
+async def _http_error_page(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    messages = {
+        404: "Diese Seite gibt es nicht. Bitte prüfen Sie die Adresse.",
+        405: "Diese Aktion ist hier nicht möglich.",
+    }
+    return page(
+        request, "message.html", error.status_code,
+        title=HTTP_TITLES.get(error.status_code, "Fehler"),
+        message=messages.get(error.status_code, "Die Anfrage war ungültig."),
+    )
+
+
+async def _unexpected_error_page(request: Request, error: Exception) -> Response:
+    logger.exception("Unexpected error while answering a request")
+    return page(
+        request, "message.html", 500,
+        title="Ein Fehler ist aufgetreten",
+        message="Das hat leider nicht geklappt. Bitte versuchen Sie es in einem "
+        "Moment noch einmal. Ihre bisherigen Angaben sind gespeichert.",
+    )
+
+
+async def _follow_the_log(context: WebContext) -> None:
+    # Picks up events written by other processes (the command line, a worker).
+    while True:
+        await asyncio.sleep(FOLLOW_INTERVAL_SECONDS)
+        try:
+            await run_in_threadpool(context.runtime.calendar_follower.pull)
+            await run_in_threadpool(context.runtime.mail_queue_follower.pull)
+        except Exception:
+            logger.exception("Following the event log failed; trying again")
+
+
+async def _send_mail(context: WebContext) -> None:
+    while True:
+        context.mail_wanted.clear()
+        try:
+            await run_in_threadpool(
+                context.runtime.dispatcher.dispatch_due, context.now()
+            )
+        except Exception:
+            logger.exception("Mail dispatch failed; trying again")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(context.mail_wanted.wait(), MAIL_INTERVAL_SECONDS)

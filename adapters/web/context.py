@@ -1,0 +1,99 @@
+"""What the web handlers share: the runtime, live connections, and helpers."""
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+
+from adapters.web.rooms import PracticeFeed, RoomHub
+from adapters.web.security import LoginThrottle
+from adapters.web.setup_link import SetupLink
+from application.runtime import Runtime
+from projections.calendar import CalendarEntry
+
+T = TypeVar("T")
+
+
+class WebContext:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.rooms = RoomHub()
+        self.feed = PracticeFeed()
+        self.login_throttle = LoginThrottle()
+        self.setup_link = SetupLink()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.mail_wanted = asyncio.Event()
+        runtime.calendar_follower.add_listener(self._on_calendar_events)
+        runtime.mail_queue_follower.add_listener(lambda _events: self._wake_mailer())
+
+    def now(self) -> datetime:
+        return self.runtime.clock()
+
+    async def command(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Runs an application command in a worker thread (eventsourcing is
+        synchronous), then brings the read models up to date."""
+        result = await run_in_threadpool(function, *args, **kwargs)
+        await run_in_threadpool(self.runtime.calendar_follower.pull)
+        await run_in_threadpool(self.runtime.mail_queue_follower.pull)
+        return result
+
+    async def query(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await run_in_threadpool(function, *args, **kwargs)
+
+    def waiting_list(self, practitioner_id: UUID) -> list[dict[str, Any]]:
+        return [
+            _waiting_entry(entry)
+            for entry in self.runtime.calendar.waiting_for(practitioner_id)
+        ]
+
+    def _on_calendar_events(self, events: Sequence[Any]) -> None:
+        # Called in whichever thread pulled; hand over to the event loop.
+        practitioners: set[UUID] = set()
+        for domain_event in events:
+            appointment_id = self.runtime.calendar.appointment_of(domain_event)
+            entry = self.runtime.calendar.entry(appointment_id) if appointment_id else None
+            if entry is not None:
+                practitioners.add(entry.practitioner_id)
+        if self.loop is None or not practitioners:
+            return
+        for practitioner_id in practitioners:
+            asyncio.run_coroutine_threadsafe(
+                self.publish_waiting_list(practitioner_id), self.loop
+            )
+
+    async def publish_waiting_list(self, practitioner_id: UUID) -> None:
+        await self.feed.publish(
+            practitioner_id,
+            {"type": "waiting-room", "waiting": self.waiting_list(practitioner_id)},
+        )
+
+    def _wake_mailer(self) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.mail_wanted.set)
+
+
+def _waiting_entry(entry: CalendarEntry) -> dict[str, Any]:
+    return {
+        "appointmentId": str(entry.appointment_id),
+        "patientName": entry.patient_name,
+        "startsAt": entry.starts_at.isoformat(),
+        "waitingSince": entry.waiting_since.isoformat() if entry.waiting_since else None,
+        "url": f"/termine/{entry.appointment_id}",
+    }
+
+
+def web_context(connection: HTTPConnection) -> WebContext:
+    context: WebContext = connection.app.state.context
+    return context
+
+
+def logged_in_practitioner(connection: HTTPConnection) -> UUID | None:
+    raw = connection.session.get("practitioner_id")
+    try:
+        return UUID(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None

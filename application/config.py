@@ -1,0 +1,97 @@
+"""Settings from environment variables with the SPRECHZIMMER_ prefix."""
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+PREFIX = "SPRECHZIMMER_"
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    base_url: str
+    smtp_url: str | None
+    mail_from: str
+    secret_key: bytes
+    ice_servers: list[dict[str, Any]]
+    cookie_secure: bool
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+
+def load_settings(
+    environ: dict[str, str] | None = None,
+    default_base_url: str = "http://127.0.0.1:8000",
+) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+
+    def get(name: str, default: str = "") -> str:
+        return env.get(PREFIX + name, default).strip()
+
+    data_dir = Path(get("DATA_DIR", "data")).expanduser().resolve()
+    base_url = get("BASE_URL", default_base_url).rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            "SPRECHZIMMER_BASE_URL must start with http:// or https://"
+        )
+    return Settings(
+        data_dir=data_dir,
+        base_url=base_url,
+        smtp_url=get("SMTP_URL") or None,
+        mail_from=get("MAIL_FROM", "videosprechstunde@localhost"),
+        secret_key=_secret_key(get("SECRET_KEY"), data_dir),
+        ice_servers=_ice_servers(get("ICE_SERVERS", "[]")),
+        cookie_secure=_flag(get("COOKIE_SECURE"), default=base_url.startswith("https")),
+    )
+
+
+def _secret_key(configured: str, data_dir: Path) -> bytes:
+    if configured:
+        if len(configured) < 32:
+            raise ConfigurationError(
+                "SPRECHZIMMER_SECRET_KEY must have at least 32 characters"
+            )
+        return configured.encode()
+
+    # The embedded default keeps a generated key in the data folder, so links
+    # and logins survive a restart without any setup.
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = data_dir / "secret.key"
+    if not key_file.exists():
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return key_file.read_text().strip().encode()
+
+
+def _ice_servers(raw: str) -> list[dict[str, Any]]:
+    try:
+        servers = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ConfigurationError(
+            'SPRECHZIMMER_ICE_SERVERS must be JSON, e.g. [{"urls": "stun:host:3478"}]'
+        ) from None
+    if not isinstance(servers, list) or not all(
+        isinstance(server, dict) and "urls" in server for server in servers
+    ):
+        raise ConfigurationError(
+            "SPRECHZIMMER_ICE_SERVERS must be a list of objects with 'urls'"
+        )
+    return servers
+
+
+def _flag(raw: str, default: bool) -> bool:
+    if not raw:
+        return default
+    return raw.lower() in ("1", "true", "yes", "on")

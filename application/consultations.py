@@ -1,0 +1,311 @@
+"""The practice's commands: accounts, scheduling, consent, the video room.
+
+Every command takes the current time as an argument. eventsourcing has no
+asyncio API, so the web layer calls these methods in a worker thread.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from uuid import UUID
+
+from eventsourcing.persistence import RecordConflictError
+from eventsourcing.system import Leader
+from eventsourcing.utils import retry
+
+from application.passwords import hash_password, needs_rehash, verify_password
+from application.tokens import LinkTokens, hash_token, is_well_formed, new_nonce
+from domain.access_token import AccessTokenIndex, TokenPurpose
+from domain.appointment import Appointment
+from domain.errors import (
+    DomainError,
+    InvalidAccountDetails,
+    PracticeAlreadySetUp,
+    UnknownPractitioner,
+)
+from domain.local_time import practice_time_to_utc
+from domain.practice import Practice, Practitioner, check_password_rules
+from domain.video_session import Role, VideoSession
+
+_on_conflict = retry(RecordConflictError, max_attempts=8, wait=0.01)
+
+
+class UnknownLink(DomainError):
+    status_code = 404
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Dieser Link ist uns nicht bekannt. Bitte prüfen Sie, ob Sie ihn "
+            "vollständig aus der E-Mail übernommen haben."
+        )
+
+
+class AppointmentNotFound(DomainError):
+    status_code = 404
+
+    def __init__(self) -> None:
+        super().__init__("Diesen Termin gibt es nicht in Ihrem Kalender.")
+
+
+@dataclass(frozen=True)
+class ScheduleRequest:
+    patient_name: str
+    patient_email: str
+    day: date
+    clock: time
+    duration_minutes: int
+    note: str
+
+
+class Consultations(Leader[UUID]):
+    name = "Consultations"
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.link_tokens: LinkTokens | None = None
+
+    # Accounts
+
+    def practice_exists(self) -> bool:
+        return self._exists(Practice.create_id())
+
+    def practice(self) -> Practice:
+        practice: Practice = self.repository.get(Practice.create_id())
+        return practice
+
+    def set_up_practice(
+        self, *, practice_name: str, name: str, email: str, password: str, at: datetime
+    ) -> UUID:
+        if self.practice_exists():
+            raise PracticeAlreadySetUp(
+                "Die Praxis ist bereits eingerichtet. Bitte melden Sie sich an."
+            )
+        practice = Practice.found(practice_name, at)
+        practitioner = self._new_practitioner(practice.id, name, email, password, at)
+        self.save(practice, practitioner)
+        return practitioner.id
+
+    def add_practitioner(
+        self, *, name: str, email: str, password: str, at: datetime
+    ) -> UUID:
+        practitioner = self._new_practitioner(
+            Practice.create_id(), name, email, password, at
+        )
+        self.save(practitioner)
+        return practitioner.id
+
+    def _new_practitioner(
+        self, practice_id: UUID, name: str, email: str, password: str, at: datetime
+    ) -> Practitioner:
+        check_password_rules(password)
+        practitioner = Practitioner.register(
+            practice_id=practice_id,
+            name=name,
+            email=email,
+            password_hash=hash_password(password),
+            at=at,
+        )
+        if self._exists(practitioner.id):
+            raise InvalidAccountDetails(
+                "Für diese E-Mail-Adresse gibt es bereits ein Konto."
+            )
+        return practitioner
+
+    def authenticate(self, email: str, password: str) -> UUID | None:
+        practitioner_id = Practitioner.create_id(email)
+        practitioner: Practitioner | None = None
+        if self._exists(practitioner_id):
+            practitioner = self.repository.get(practitioner_id)
+        stored_hash = practitioner.password_hash if practitioner else None
+        if not verify_password(stored_hash, password) or practitioner is None:
+            return None
+        if needs_rehash(practitioner.password_hash):
+            practitioner.rehash_password(hash_password(password))
+            self.save(practitioner)
+        return practitioner.id
+
+    def practitioner(self, practitioner_id: UUID) -> Practitioner:
+        if not self._exists(practitioner_id):
+            raise UnknownPractitioner("Dieses Konto gibt es nicht.")
+        practitioner: Practitioner = self.repository.get(practitioner_id)
+        return practitioner
+
+    # Scheduling
+
+    def schedule_appointment(
+        self, practitioner_id: UUID, request: ScheduleRequest, at: datetime
+    ) -> UUID:
+        self.practitioner(practitioner_id)
+        nonce = new_nonce()
+        tokens = self._tokens()
+        join_hash = hash_token(tokens.mint(TokenPurpose.JOIN, nonce))
+        cancel_hash = hash_token(tokens.mint(TokenPurpose.CANCEL, nonce))
+        appointment = Appointment.schedule(
+            practitioner_id=practitioner_id,
+            patient_name=request.patient_name,
+            patient_email=request.patient_email,
+            starts_at=practice_time_to_utc(request.day, request.clock),
+            duration_minutes=request.duration_minutes,
+            note=request.note,
+            token_nonce=nonce,
+            join_token_hash=join_hash,
+            cancel_token_hash=cancel_hash,
+            at=at,
+        )
+        join_index = AccessTokenIndex(
+            token_hash=join_hash,
+            appointment_id=appointment.id,
+            purpose=TokenPurpose.JOIN.value,
+        )
+        cancel_index = AccessTokenIndex(
+            token_hash=cancel_hash,
+            appointment_id=appointment.id,
+            purpose=TokenPurpose.CANCEL.value,
+        )
+        self.save(appointment, join_index, cancel_index)
+        return appointment.id
+
+    def link_token(self, appointment: Appointment, purpose: TokenPurpose) -> str:
+        return self._tokens().mint(purpose, appointment.token_nonce)
+
+    def appointment(self, appointment_id: UUID) -> Appointment:
+        appointment: Appointment = self.repository.get(appointment_id)
+        return appointment
+
+    def practitioners_appointment(
+        self, practitioner_id: UUID, appointment_id: UUID
+    ) -> Appointment:
+        if not self._exists(appointment_id):
+            raise AppointmentNotFound()
+        appointment = self.repository.get(appointment_id)
+        if not isinstance(appointment, Appointment):
+            raise AppointmentNotFound()
+        if appointment.practitioner_id != practitioner_id:
+            raise AppointmentNotFound()
+        return appointment
+
+    def appointment_by_token(self, token: str, purpose: TokenPurpose) -> Appointment:
+        if not is_well_formed(token):
+            raise UnknownLink()
+        token_hash = hash_token(token)
+        index_id = AccessTokenIndex.create_id(token_hash)
+        if not self._exists(index_id):
+            raise UnknownLink()
+        index: AccessTokenIndex = self.repository.get(index_id)
+        if index.purpose != purpose.value:
+            raise UnknownLink()
+        appointment = self.appointment(index.appointment_id)
+        current = (
+            appointment.join_token_hash
+            if purpose is TokenPurpose.JOIN
+            else appointment.cancel_token_hash
+        )
+        if current != token_hash:
+            raise UnknownLink()
+        return appointment
+
+    @_on_conflict
+    def record_invitation_sent(self, appointment_id: UUID, at: datetime) -> None:
+        appointment = self.appointment(appointment_id)
+        appointment.record_invitation_sent(at)
+        self.save(appointment)
+
+    # The patient's way in
+
+    @_on_conflict
+    def give_consent(
+        self, appointment_id: UUID, *, terms_version: str, name_confirmed: bool,
+        at: datetime,
+    ) -> None:
+        appointment = self.appointment(appointment_id)
+        if appointment.consent_given_at is not None:
+            return
+        appointment.give_consent(
+            terms_version=terms_version, name_confirmed=name_confirmed, at=at
+        )
+        self.save(appointment)
+
+    @_on_conflict
+    def patient_enters_room(
+        self, appointment_id: UUID, connection_id: str, at: datetime
+    ) -> None:
+        appointment = self.appointment(appointment_id)
+        appointment.arrive_in_waiting_room(at)
+        session = self._video_session(appointment_id, at)
+        session.join(Role.PATIENT, connection_id, at)
+        self.save(appointment, session)
+
+    @_on_conflict
+    def practitioner_enters_room(
+        self, practitioner_id: UUID, appointment_id: UUID, connection_id: str,
+        at: datetime,
+    ) -> None:
+        self.practitioners_appointment(practitioner_id, appointment_id)
+        session = self._video_session(appointment_id, at)
+        session.join(Role.PRACTITIONER, connection_id, at)
+        self.save(session)
+
+    @_on_conflict
+    def participant_leaves(
+        self, appointment_id: UUID, role: Role, connection_id: str, reason: str,
+        at: datetime,
+    ) -> None:
+        session_id = VideoSession.create_id(appointment_id)
+        if not self._exists(session_id):
+            return
+        session: VideoSession = self.repository.get(session_id)
+        session.leave(role, connection_id, reason, at)
+        self.save(session)
+
+    # The practitioner's decisions
+
+    @_on_conflict
+    def admit_patient(
+        self, practitioner_id: UUID, appointment_id: UUID, at: datetime
+    ) -> None:
+        appointment = self.practitioners_appointment(practitioner_id, appointment_id)
+        appointment.admit_patient(at)
+        session = self._video_session(appointment_id, at)
+        session.start_call(at)
+        self.save(appointment, session)
+
+    @_on_conflict
+    def end_appointment(
+        self, practitioner_id: UUID, appointment_id: UUID, at: datetime
+    ) -> None:
+        appointment = self.practitioners_appointment(practitioner_id, appointment_id)
+        appointment.complete(at)
+        session = self._video_session(appointment_id, at)
+        session.end_call(at)
+        self.save(appointment, session)
+
+    @_on_conflict
+    def record_no_show(
+        self, practitioner_id: UUID, appointment_id: UUID, at: datetime
+    ) -> None:
+        appointment = self.practitioners_appointment(practitioner_id, appointment_id)
+        appointment.record_no_show(at)
+        self.save(appointment)
+
+    def video_session(self, appointment_id: UUID) -> VideoSession | None:
+        session_id = VideoSession.create_id(appointment_id)
+        if not self._exists(session_id):
+            return None
+        session: VideoSession = self.repository.get(session_id)
+        return session
+
+    # Helpers
+
+    def _video_session(self, appointment_id: UUID, at: datetime) -> VideoSession:
+        session_id = VideoSession.create_id(appointment_id)
+        if self._exists(session_id):
+            session: VideoSession = self.repository.get(session_id)
+            return session
+        return VideoSession(appointment_id=appointment_id, at=at)
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.repository
+
+    def _tokens(self) -> LinkTokens:
+        if self.link_tokens is None:
+            raise RuntimeError("link tokens need the server's secret key")
+        return self.link_tokens

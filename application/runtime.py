@@ -1,0 +1,138 @@
+"""Puts the applications, read models and processes together for one process.
+
+On the embedded default everything runs here: the event store is SQLite in
+the data folder, the mailroom follows the consultations in the same thread
+right after each save, and mail goes out from a background loop.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
+
+from eventsourcing.system import SingleThreadedRunner, System
+
+from adapters.email.invitation import InvitationLinks, Sender, compose_invitation
+from adapters.email.transport import MailTransport, OutboxFolder, SmtpTransport
+from application.config import Settings
+from application.consultations import Consultations
+from application.tokens import LinkTokens
+from domain.access_token import TokenPurpose
+from domain.outgoing_mail import OutgoingMail
+from domain.video_session import Role
+from processes.mail_dispatcher import MailDispatcher
+from processes.mailroom import Mailroom
+from projections.calendar import CalendarView
+from projections.follower import LogFollower
+from projections.mail_queue import MailQueueView
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def eventsourcing_environment(settings: Settings) -> dict[str, str]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "CONSULTATIONS_SQLITE_DBNAME": str(settings.data_dir / "consultations.sqlite"),
+        "MAILROOM_SQLITE_DBNAME": str(settings.data_dir / "mailroom.sqlite"),
+        "SQLITE_LOCK_TIMEOUT": "10",
+    }
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock = utc_now,
+        transport: MailTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._runner = SingleThreadedRunner(
+            System(pipes=[[Consultations, Mailroom]]),
+            env=eventsourcing_environment(settings),
+        )
+        self._runner.start()
+        self.consultations = self._runner.get(Consultations)
+        self.consultations.link_tokens = LinkTokens(settings.secret_key)
+        self.mailroom = self._runner.get(Mailroom)
+
+        self.calendar = CalendarView()
+        self.calendar_follower = LogFollower(self.consultations, [self.calendar])
+        self.mail_queue = MailQueueView()
+        self.mail_queue_follower = LogFollower(self.mailroom, [self.mail_queue])
+        self.dispatcher = MailDispatcher(
+            consultations=self.consultations,
+            mailroom=self.mailroom,
+            queue=self.mail_queue,
+            queue_follower=self.mail_queue_follower,
+            compose=self.compose_mail,
+            transport=transport or self._configured_transport(),
+        )
+
+    def start(self) -> None:
+        """Catches up with anything missed while the process was down."""
+        self.mailroom.pull_and_process(Consultations.name)
+        self.calendar_follower.pull()
+        self.mail_queue_follower.pull()
+        self._close_stale_presence()
+
+    def close(self) -> None:
+        self._runner.stop()
+
+    def _configured_transport(self) -> MailTransport:
+        if self.settings.smtp_url:
+            return SmtpTransport(self.settings.smtp_url)
+        return OutboxFolder(self.settings.outbox_dir)
+
+    def _close_stale_presence(self) -> None:
+        # Connections do not survive a restart of this process; whoever the log
+        # still shows as present has in fact left.
+        now = self.clock()
+        for entry in self.calendar.with_someone_present():
+            for role in list(entry.present):
+                session = self.consultations.video_session(entry.appointment_id)
+                connection_id = session.present.get(role) if session else None
+                if connection_id:
+                    self.consultations.participant_leaves(
+                        entry.appointment_id, Role(role), connection_id,
+                        "server restarted", now,
+                    )
+        self.calendar_follower.pull()
+
+    def link(self, path: str) -> str:
+        return f"{self.settings.base_url}{path}"
+
+    def compose_mail(self, mail: OutgoingMail, at: datetime) -> EmailMessage:
+        appointment = self.consultations.appointment(mail.appointment_id)
+        practice = self.consultations.practice()
+        practitioner = self.consultations.practitioner(appointment.practitioner_id)
+        links = InvitationLinks(
+            join=self.link(
+                "/j/" + self.consultations.link_token(appointment, TokenPurpose.JOIN)
+            ),
+            cancel=self.link(
+                "/c/" + self.consultations.link_token(appointment, TokenPurpose.CANCEL)
+            ),
+            tech_check=self.link("/technikcheck"),
+        )
+        return compose_invitation(
+            appointment,
+            practice_name=practice.name,
+            practitioner_name=practitioner.name,
+            sender=Sender(display_name=practice.name, address=self.settings.mail_from),
+            links=links,
+            message_id=mail.message_id,
+            at=at,
+        )
+
+    def health(self) -> dict[str, Any]:
+        self.consultations.recorder.max_notification_id()
+        return {"status": "ok", "event_store": "reachable"}

@@ -1,0 +1,75 @@
+"""An e-mail the practice has decided to send, recorded before any attempt.
+
+Its identity follows from what it is about, so deciding the same mail twice
+finds the mail already decided; its Message-ID follows from its identity, so a
+retry is recognisable as the same mail.
+"""
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.ids import derived_id
+
+MAX_TRANSIENT_ATTEMPTS = 12
+FIRST_RETRY_DELAY = timedelta(seconds=5)
+LONGEST_RETRY_DELAY = timedelta(minutes=30)
+
+
+class MailKind(StrEnum):
+    INVITATION = "invitation"
+
+
+class DeliveryState(StrEnum):
+    QUEUED = "queued"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class OutgoingMail(Aggregate):
+    @staticmethod
+    def create_id(kind: str, appointment_id: UUID, occasion: str) -> UUID:
+        return derived_id("mail", f"{kind}:{appointment_id}:{occasion}")
+
+    @event("Queued")
+    def __init__(
+        self, kind: str, appointment_id: UUID, occasion: str, at: datetime
+    ) -> None:
+        self.kind = kind
+        self.appointment_id = appointment_id
+        self.occasion = occasion
+        self.queued_at = at
+        self.state = DeliveryState.QUEUED
+        self.attempts = 0
+        self.next_attempt_at = at
+        self.last_error: str | None = None
+
+    @property
+    def message_id(self) -> str:
+        return f"<{self.id}@sprechzimmer>"
+
+    @event("Delivered")
+    def mark_delivered(self, at: datetime) -> None:
+        self.state = DeliveryState.DELIVERED
+        self.attempts += 1
+
+    def record_failed_attempt(
+        self, reason: str, permanent: bool, at: datetime
+    ) -> None:
+        gave_up = permanent or self.attempts + 1 >= MAX_TRANSIENT_ATTEMPTS
+        delay = min(FIRST_RETRY_DELAY * (2**self.attempts), LONGEST_RETRY_DELAY)
+        self._attempt_failed(
+            reason=reason[:300], gave_up=gave_up, retry_at=at + delay, at=at
+        )
+
+    @event("AttemptFailed")
+    def _attempt_failed(
+        self, reason: str, gave_up: bool, retry_at: datetime, at: datetime
+    ) -> None:
+        self.attempts += 1
+        self.last_error = reason
+        self.next_attempt_at = retry_at
+        if gave_up:
+            self.state = DeliveryState.FAILED

@@ -1,0 +1,79 @@
+"""Sends the e-mails the mailroom decided on, and records how each one went.
+
+A mail counts as delivered once the mail server took it. A transient failure
+is retried with growing pauses; a permanent refusal is recorded with its reason
+for the practitioner to see, and not retried.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from email.message import EmailMessage
+
+from adapters.email.transport import (
+    MailTransport,
+    PermanentMailError,
+    TransientMailError,
+)
+from application.consultations import Consultations
+from domain.outgoing_mail import DeliveryState, OutgoingMail
+from processes.mailroom import Mailroom
+from projections.follower import LogFollower
+from projections.mail_queue import MailQueueView
+
+logger = logging.getLogger(__name__)
+
+Composer = Callable[[OutgoingMail, datetime], EmailMessage]
+
+
+class MailDispatcher:
+    def __init__(
+        self,
+        *,
+        consultations: Consultations,
+        mailroom: Mailroom,
+        queue: MailQueueView,
+        queue_follower: LogFollower,
+        compose: Composer,
+        transport: MailTransport,
+    ) -> None:
+        self._consultations = consultations
+        self._mailroom = mailroom
+        self._queue = queue
+        self._queue_follower = queue_follower
+        self._compose = compose
+        self._transport = transport
+
+    def dispatch_due(self, at: datetime) -> int:
+        """Sends every mail that is due; returns how many were delivered."""
+        self._queue_follower.pull()
+        delivered = 0
+        for status in self._queue.due(at):
+            mail = self._mailroom.mail(status.mail_id)
+            if mail.state is not DeliveryState.QUEUED:
+                continue
+            if self._send(mail, at):
+                delivered += 1
+        self._queue_follower.pull()
+        return delivered
+
+    def _send(self, mail: OutgoingMail, at: datetime) -> bool:
+        try:
+            self._transport.send(self._compose(mail, at))
+        except PermanentMailError as error:
+            logger.warning("Mail %s refused for good: %s", mail.id, error)
+            mail.record_failed_attempt(str(error), permanent=True, at=at)
+            self._mailroom.save(mail)
+            return False
+        except TransientMailError as error:
+            logger.info("Mail %s not handed over yet: %s", mail.id, error)
+            mail.record_failed_attempt(str(error), permanent=False, at=at)
+            self._mailroom.save(mail)
+            return False
+
+        mail.mark_delivered(at)
+        self._mailroom.save(mail)
+        if mail.kind == "invitation":
+            self._consultations.record_invitation_sent(mail.appointment_id, at)
+        logger.info("Mail %s (%s) delivered", mail.id, mail.kind)
+        return True

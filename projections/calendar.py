@@ -1,0 +1,156 @@
+"""The practitioner's calendar and the waiting room, as one read model.
+
+Both show the same appointments: the calendar by day and week, the waiting
+room as the subset whose patient is connected and not yet admitted.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+from domain.appointment import Appointment, AppointmentStatus
+from domain.video_session import Role, VideoSession
+
+
+@dataclass
+class CalendarEntry:
+    appointment_id: UUID
+    practitioner_id: UUID
+    patient_name: str
+    starts_at: datetime
+    duration_minutes: int
+    scheduled_at: datetime
+    status: AppointmentStatus = AppointmentStatus.SCHEDULED
+    invitation_sent_at: datetime | None = None
+    consent_given_at: datetime | None = None
+    waiting_since: datetime | None = None
+    present: set[str] = field(default_factory=set)
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+    @property
+    def patient_is_waiting(self) -> bool:
+        return (
+            Role.PATIENT.value in self.present
+            and self.status in (AppointmentStatus.CONSENTED, AppointmentStatus.WAITING)
+        )
+
+    @property
+    def patient_is_present(self) -> bool:
+        return Role.PATIENT.value in self.present
+
+
+class CalendarView:
+    def __init__(self) -> None:
+        self._entries: dict[UUID, CalendarEntry] = {}
+        self._session_to_appointment: dict[UUID, UUID] = {}
+
+    # Queries
+
+    def entry(self, appointment_id: UUID) -> CalendarEntry | None:
+        return self._entries.get(appointment_id)
+
+    def between(
+        self, practitioner_id: UUID, start: datetime, end: datetime
+    ) -> list[CalendarEntry]:
+        found = [
+            entry
+            for entry in self._entries.values()
+            if entry.practitioner_id == practitioner_id
+            and entry.ends_at > start
+            and entry.starts_at < end
+        ]
+        return sorted(found, key=lambda entry: entry.starts_at)
+
+    def waiting_for(self, practitioner_id: UUID) -> list[CalendarEntry]:
+        waiting = [
+            entry
+            for entry in self._entries.values()
+            if entry.practitioner_id == practitioner_id and entry.patient_is_waiting
+        ]
+        return sorted(waiting, key=lambda entry: entry.starts_at)
+
+    def with_someone_present(self) -> list[CalendarEntry]:
+        return [entry for entry in self._entries.values() if entry.present]
+
+    def practitioner_of_session(self, session_id: UUID) -> UUID | None:
+        appointment_id = self._session_to_appointment.get(session_id)
+        entry = self._entries.get(appointment_id) if appointment_id else None
+        return entry.practitioner_id if entry else None
+
+    def appointment_of(self, domain_event: Any) -> UUID | None:
+        """The appointment an event is about, for routing live updates."""
+        if domain_event.originator_id in self._entries:
+            return UUID(str(domain_event.originator_id))
+        return self._session_to_appointment.get(domain_event.originator_id)
+
+    # Updates
+
+    @singledispatchmethod
+    def apply(self, domain_event: Any) -> None:
+        """Events that do not change the calendar."""
+
+    @apply.register
+    def _(self, domain_event: Appointment.Scheduled) -> None:
+        self._entries[domain_event.originator_id] = CalendarEntry(
+            appointment_id=domain_event.originator_id,
+            practitioner_id=domain_event.practitioner_id,
+            patient_name=domain_event.patient_name,
+            starts_at=domain_event.starts_at,
+            duration_minutes=domain_event.duration_minutes,
+            scheduled_at=domain_event.scheduled_at,
+        )
+
+    @apply.register
+    def _(self, domain_event: Appointment.InvitationSent) -> None:
+        self._entries[domain_event.originator_id].invitation_sent_at = domain_event.at
+
+    @apply.register
+    def _(self, domain_event: Appointment.ConsentGiven) -> None:
+        entry = self._entries[domain_event.originator_id]
+        entry.consent_given_at = domain_event.at
+        entry.status = AppointmentStatus.CONSENTED
+
+    @apply.register
+    def _(self, domain_event: Appointment.PatientArrived) -> None:
+        entry = self._entries[domain_event.originator_id]
+        entry.waiting_since = domain_event.at
+        entry.status = AppointmentStatus.WAITING
+
+    @apply.register
+    def _(self, domain_event: Appointment.PatientAdmitted) -> None:
+        self._entries[domain_event.originator_id].status = AppointmentStatus.ADMITTED
+
+    @apply.register
+    def _(self, domain_event: Appointment.Completed) -> None:
+        self._entries[domain_event.originator_id].status = AppointmentStatus.COMPLETED
+
+    @apply.register
+    def _(self, domain_event: Appointment.NoShowRecorded) -> None:
+        self._entries[domain_event.originator_id].status = AppointmentStatus.NO_SHOW
+
+    @apply.register
+    def _(self, domain_event: VideoSession.Opened) -> None:
+        self._session_to_appointment[domain_event.originator_id] = (
+            domain_event.appointment_id
+        )
+
+    @apply.register
+    def _(self, domain_event: VideoSession.ParticipantJoined) -> None:
+        entry = self._session_entry(domain_event.originator_id)
+        if entry is not None:
+            entry.present.add(domain_event.role)
+
+    @apply.register
+    def _(self, domain_event: VideoSession.ParticipantLeft) -> None:
+        entry = self._session_entry(domain_event.originator_id)
+        if entry is not None:
+            entry.present.discard(domain_event.role)
+
+    def _session_entry(self, session_id: UUID) -> CalendarEntry | None:
+        appointment_id = self._session_to_appointment.get(session_id)
+        return self._entries.get(appointment_id) if appointment_id else None

@@ -1,0 +1,63 @@
+"""Which decided e-mails still wait to be sent, and how each one fared."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+from domain.outgoing_mail import DeliveryState, OutgoingMail
+
+
+@dataclass
+class MailStatus:
+    mail_id: UUID
+    appointment_id: UUID
+    kind: str
+    state: DeliveryState
+    next_attempt_at: datetime
+    last_error: str | None = None
+
+
+class MailQueueView:
+    def __init__(self) -> None:
+        self._mails: dict[UUID, MailStatus] = {}
+
+    def due(self, at: datetime) -> list[MailStatus]:
+        return sorted(
+            (
+                mail
+                for mail in self._mails.values()
+                if mail.state is DeliveryState.QUEUED and mail.next_attempt_at <= at
+            ),
+            key=lambda mail: mail.next_attempt_at,
+        )
+
+    def for_appointment(self, appointment_id: UUID) -> list[MailStatus]:
+        return [m for m in self._mails.values() if m.appointment_id == appointment_id]
+
+    @singledispatchmethod
+    def apply(self, domain_event: Any) -> None:
+        """Events that do not change the queue."""
+
+    @apply.register
+    def _(self, domain_event: OutgoingMail.Queued) -> None:
+        self._mails[domain_event.originator_id] = MailStatus(
+            mail_id=domain_event.originator_id,
+            appointment_id=domain_event.appointment_id,
+            kind=domain_event.kind,
+            state=DeliveryState.QUEUED,
+            next_attempt_at=domain_event.at,
+        )
+
+    @apply.register
+    def _(self, domain_event: OutgoingMail.Delivered) -> None:
+        self._mails[domain_event.originator_id].state = DeliveryState.DELIVERED
+
+    @apply.register
+    def _(self, domain_event: OutgoingMail.AttemptFailed) -> None:
+        mail = self._mails[domain_event.originator_id]
+        mail.last_error = domain_event.reason
+        mail.next_attempt_at = domain_event.retry_at
+        if domain_event.gave_up:
+            mail.state = DeliveryState.FAILED

@@ -1,0 +1,78 @@
+"""The real `sprechzimmer serve` in a subprocess, as an operator starts it."""
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.mailbox import free_port
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class RunningServer:
+    def __init__(self, data_dir: Path, smtp_url: str | None = None, **env: str) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.output: list[str] = []
+        self._env = {
+            **os.environ,
+            "SPRECHZIMMER_DATA_DIR": str(data_dir),
+            "SPRECHZIMMER_BASE_URL": self.base_url,
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        if smtp_url:
+            self._env["SPRECHZIMMER_SMTP_URL"] = smtp_url
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> "RunningServer":
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "adapters.cli.main", "serve", "--port", str(self.port)],
+            cwd=PROJECT_ROOT, env=self._env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        threading.Thread(target=self._collect_output, daemon=True).start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError("server exited:\n" + self.log)
+            try:
+                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not start:\n" + self.log)
+
+    def _collect_output(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for line in self._process.stdout:
+            self.output.append(line)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.output)
+
+    def setup_link(self) -> str:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            found = re.search(r"(http://\S+/einrichtung/\S+)", self.log)
+            if found:
+                return found.group(1)
+            time.sleep(0.05)
+        raise AssertionError("no setup link printed:\n" + self.log)
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
