@@ -176,7 +176,7 @@ class Consultations(Leader[UUID]):
     ) -> Appointment:
         if not self._exists(appointment_id):
             raise AppointmentNotFound()
-        appointment = self.repository.get(appointment_id)
+        appointment: Appointment = self.repository.get(appointment_id)
         if not isinstance(appointment, Appointment):
             raise AppointmentNotFound()
         if appointment.practitioner_id != practitioner_id:
@@ -213,7 +213,11 @@ class Consultations(Leader[UUID]):
 
     @_on_conflict
     def give_consent(
-        self, appointment_id: UUID, *, terms_version: str, name_confirmed: bool,
+        self,
+        appointment_id: UUID,
+        *,
+        terms_version: str,
+        name_confirmed: bool,
         at: datetime,
     ) -> None:
         appointment = self.appointment(appointment_id)
@@ -236,7 +240,10 @@ class Consultations(Leader[UUID]):
 
     @_on_conflict
     def practitioner_enters_room(
-        self, practitioner_id: UUID, appointment_id: UUID, connection_id: str,
+        self,
+        practitioner_id: UUID,
+        appointment_id: UUID,
+        connection_id: str,
         at: datetime,
     ) -> None:
         self.practitioners_appointment(practitioner_id, appointment_id)
@@ -246,7 +253,11 @@ class Consultations(Leader[UUID]):
 
     @_on_conflict
     def participant_leaves(
-        self, appointment_id: UUID, role: Role, connection_id: str, reason: str,
+        self,
+        appointment_id: UUID,
+        role: Role,
+        connection_id: str,
+        reason: str,
         at: datetime,
     ) -> None:
         session_id = VideoSession.create_id(appointment_id)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.system import SingleThreadedRunner, System
 
@@ -55,7 +56,7 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self._runner = SingleThreadedRunner(
+        self._runner: SingleThreadedRunner[UUID] = SingleThreadedRunner(
             System(pipes=[[Consultations, Mailroom]]),
             env=eventsourcing_environment(settings),
         )
@@ -102,8 +103,11 @@ class Runtime:
                 connection_id = session.present.get(role) if session else None
                 if connection_id:
                     self.consultations.participant_leaves(
-                        entry.appointment_id, Role(role), connection_id,
-                        "server restarted", now,
+                        entry.appointment_id,
+                        Role(role),
+                        connection_id,
+                        "server restarted",
+                        now,
                     )
         self.calendar_follower.pull()
 

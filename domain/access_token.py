@@ -18,11 +18,16 @@ class TokenPurpose(StrEnum):
 
 
 class AccessTokenIndex(Aggregate):
+    class Issued(Aggregate.Created):
+        token_hash: str
+        appointment_id: UUID
+        purpose: str
+
     @staticmethod
     def create_id(token_hash: str) -> UUID:
         return derived_id("access-token", token_hash)
 
-    @event("Issued")
+    @event(Issued)
     def __init__(self, token_hash: str, appointment_id: UUID, purpose: str) -> None:
         self.appointment_id = appointment_id
         self.purpose = purpose

@@ -38,6 +38,37 @@ class AppointmentStatus(StrEnum):
 
 
 class Appointment(Aggregate):
+    class Scheduled(Aggregate.Created):
+        practitioner_id: UUID
+        patient_name: str
+        patient_email: str
+        starts_at: datetime
+        duration_minutes: int
+        note: str
+        token_nonce: str
+        join_token_hash: str
+        cancel_token_hash: str
+        scheduled_at: datetime
+
+    class InvitationSent(Aggregate.Event):
+        at: datetime
+
+    class ConsentGiven(Aggregate.Event):
+        terms_version: str
+        at: datetime
+
+    class PatientArrived(Aggregate.Event):
+        at: datetime
+
+    class PatientAdmitted(Aggregate.Event):
+        at: datetime
+
+    class Completed(Aggregate.Event):
+        at: datetime
+
+    class NoShowRecorded(Aggregate.Event):
+        at: datetime
+
     @classmethod
     def schedule(
         cls,
@@ -78,7 +109,9 @@ class Appointment(Aggregate):
         return cls(
             practitioner_id=practitioner_id,
             patient_name=clean_name(
-                patient_name, InvalidAppointmentDetails, "Name der Patientin/des Patienten"
+                patient_name,
+                InvalidAppointmentDetails,
+                "Name der Patientin/des Patienten",
             ),
             patient_email=clean_email(patient_email, InvalidAppointmentDetails),
             starts_at=starts_at,
@@ -90,7 +123,7 @@ class Appointment(Aggregate):
             scheduled_at=at,
         )
 
-    @event("Scheduled")
+    @event(Scheduled)
     def __init__(
         self,
         *,
@@ -168,11 +201,13 @@ class Appointment(Aggregate):
                 "wenden Sie sich an Ihre Praxis."
             )
 
-    @event("InvitationSent")
+    @event(InvitationSent)
     def record_invitation_sent(self, at: datetime) -> None:
         self.invitation_sent_at = at
 
-    def give_consent(self, *, terms_version: str, name_confirmed: bool, at: datetime) -> None:
+    def give_consent(
+        self, *, terms_version: str, name_confirmed: bool, at: datetime
+    ) -> None:
         self.check_patient_may_enter(at)
         if not name_confirmed:
             raise ConsentMissing(
@@ -185,7 +220,7 @@ class Appointment(Aggregate):
             )
         self._consent_given(terms_version=terms_version, at=at)
 
-    @event("ConsentGiven")
+    @event(ConsentGiven)
     def _consent_given(self, terms_version: str, at: datetime) -> None:
         self.consent_given_at = at
         self.terms_version = terms_version
@@ -193,13 +228,11 @@ class Appointment(Aggregate):
     def arrive_in_waiting_room(self, at: datetime) -> None:
         self.check_patient_may_enter(at)
         if self.consent_given_at is None:
-            raise ConsentMissing(
-                "Bitte stimmen Sie zuerst den Nutzungsbedingungen zu."
-            )
+            raise ConsentMissing("Bitte stimmen Sie zuerst den Nutzungsbedingungen zu.")
         if self.arrived_at is None:
             self._patient_arrived(at=at)
 
-    @event("PatientArrived")
+    @event(PatientArrived)
     def _patient_arrived(self, at: datetime) -> None:
         self.arrived_at = at
 
@@ -213,7 +246,7 @@ class Appointment(Aggregate):
         if self.admitted_at is None:
             self._patient_admitted(at=at)
 
-    @event("PatientAdmitted")
+    @event(PatientAdmitted)
     def _patient_admitted(self, at: datetime) -> None:
         self.admitted_at = at
 
@@ -227,7 +260,7 @@ class Appointment(Aggregate):
             )
         self._completed(at=at)
 
-    @event("Completed")
+    @event(Completed)
     def _completed(self, at: datetime) -> None:
         self.completed_at = at
 
@@ -245,6 +278,6 @@ class Appointment(Aggregate):
             )
         self._no_show_recorded(at=at)
 
-    @event("NoShowRecorded")
+    @event(NoShowRecorded)
     def _no_show_recorded(self, at: datetime) -> None:
         self.no_show_recorded_at = at

@@ -29,11 +29,26 @@ class DeliveryState(StrEnum):
 
 
 class OutgoingMail(Aggregate):
+    class Queued(Aggregate.Created):
+        kind: str
+        appointment_id: UUID
+        occasion: str
+        at: datetime
+
+    class Delivered(Aggregate.Event):
+        at: datetime
+
+    class AttemptFailed(Aggregate.Event):
+        reason: str
+        gave_up: bool
+        retry_at: datetime
+        at: datetime
+
     @staticmethod
     def create_id(kind: str, appointment_id: UUID, occasion: str) -> UUID:
         return derived_id("mail", f"{kind}:{appointment_id}:{occasion}")
 
-    @event("Queued")
+    @event(Queued)
     def __init__(
         self, kind: str, appointment_id: UUID, occasion: str, at: datetime
     ) -> None:
@@ -50,21 +65,19 @@ class OutgoingMail(Aggregate):
     def message_id(self) -> str:
         return f"<{self.id}@sprechzimmer>"
 
-    @event("Delivered")
+    @event(Delivered)
     def mark_delivered(self, at: datetime) -> None:
         self.state = DeliveryState.DELIVERED
         self.attempts += 1
 
-    def record_failed_attempt(
-        self, reason: str, permanent: bool, at: datetime
-    ) -> None:
+    def record_failed_attempt(self, reason: str, permanent: bool, at: datetime) -> None:
         gave_up = permanent or self.attempts + 1 >= MAX_TRANSIENT_ATTEMPTS
         delay = min(FIRST_RETRY_DELAY * (2**self.attempts), LONGEST_RETRY_DELAY)
         self._attempt_failed(
             reason=reason[:300], gave_up=gave_up, retry_at=at + delay, at=at
         )
 
-    @event("AttemptFailed")
+    @event(AttemptFailed)
     def _attempt_failed(
         self, reason: str, gave_up: bool, retry_at: datetime, at: datetime
     ) -> None:

@@ -16,6 +16,10 @@ MAX_PASSWORD_LENGTH = 256
 class Practice(Aggregate):
     """One installation serves one practice; its identity is fixed."""
 
+    class Founded(Aggregate.Created):
+        name: str
+        at: datetime
+
     @staticmethod
     def create_id() -> UUID:
         return derived_id("practice", "the-practice")
@@ -24,7 +28,7 @@ class Practice(Aggregate):
     def found(cls, name: str, at: datetime) -> "Practice":
         return cls(name=clean_name(name, InvalidAccountDetails, "Praxisname"), at=at)
 
-    @event("Founded")
+    @event(Founded)
     def __init__(self, name: str, at: datetime) -> None:
         self.name = name
         self.founded_at = at
@@ -45,13 +49,29 @@ class Practitioner(Aggregate):
     """A practitioner's identity follows from the e-mail address they log in
     with, so logging in needs no index."""
 
+    class Registered(Aggregate.Created):
+        practice_id: UUID
+        name: str
+        email: str
+        password_hash: str
+        at: datetime
+
+    class PasswordRehashed(Aggregate.Event):
+        password_hash: str
+
     @staticmethod
     def create_id(email: str) -> UUID:
         return derived_id("practitioner", email.strip().lower())
 
     @classmethod
     def register(
-        cls, *, practice_id: UUID, name: str, email: str, password_hash: str, at: datetime
+        cls,
+        *,
+        practice_id: UUID,
+        name: str,
+        email: str,
+        password_hash: str,
+        at: datetime,
     ) -> "Practitioner":
         return cls(
             practice_id=practice_id,
@@ -61,7 +81,7 @@ class Practitioner(Aggregate):
             at=at,
         )
 
-    @event("Registered")
+    @event(Registered)
     def __init__(
         self, practice_id: UUID, name: str, email: str, password_hash: str, at: datetime
     ) -> None:
@@ -71,6 +91,6 @@ class Practitioner(Aggregate):
         self.password_hash = password_hash
         self.registered_at = at
 
-    @event("PasswordRehashed")
+    @event(PasswordRehashed)
     def rehash_password(self, password_hash: str) -> None:
         self.password_hash = password_hash

@@ -20,11 +20,32 @@ class Role(StrEnum):
 
 
 class VideoSession(Aggregate):
+    class Opened(Aggregate.Created):
+        appointment_id: UUID
+        at: datetime
+
+    class ParticipantJoined(Aggregate.Event):
+        role: str
+        connection_id: str
+        at: datetime
+
+    class ParticipantLeft(Aggregate.Event):
+        role: str
+        connection_id: str
+        reason: str
+        at: datetime
+
+    class CallStarted(Aggregate.Event):
+        at: datetime
+
+    class CallEnded(Aggregate.Event):
+        at: datetime
+
     @staticmethod
     def create_id(appointment_id: UUID) -> UUID:
         return derived_id("video-session", str(appointment_id))
 
-    @event("Opened")
+    @event(Opened)
     def __init__(self, appointment_id: UUID, at: datetime) -> None:
         self.appointment_id = appointment_id
         self.opened_at = at
@@ -48,9 +69,11 @@ class VideoSession(Aggregate):
                 role=role.value, connection_id=previous, reason="replaced", at=at
             )
         if self.present.get(role.value) != connection_id:
-            self._participant_joined(role=role.value, connection_id=connection_id, at=at)
+            self._participant_joined(
+                role=role.value, connection_id=connection_id, at=at
+            )
 
-    @event("ParticipantJoined")
+    @event(ParticipantJoined)
     def _participant_joined(self, role: str, connection_id: str, at: datetime) -> None:
         self.present[role] = connection_id
 
@@ -60,7 +83,7 @@ class VideoSession(Aggregate):
                 role=role.value, connection_id=connection_id, reason=reason, at=at
             )
 
-    @event("ParticipantLeft")
+    @event(ParticipantLeft)
     def _participant_left(
         self, role: str, connection_id: str, reason: str, at: datetime
     ) -> None:
@@ -72,7 +95,7 @@ class VideoSession(Aggregate):
         if self.call_started_at is None:
             self._call_started(at=at)
 
-    @event("CallStarted")
+    @event(CallStarted)
     def _call_started(self, at: datetime) -> None:
         self.call_started_at = at
 
@@ -80,6 +103,6 @@ class VideoSession(Aggregate):
         if self.call_started_at is not None and self.call_ended_at is None:
             self._call_ended(at=at)
 
-    @event("CallEnded")
+    @event(CallEnded)
     def _call_ended(self, at: datetime) -> None:
         self.call_ended_at = at

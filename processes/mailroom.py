@@ -20,12 +20,16 @@ class Mailroom(ProcessApplication[UUID]):
     name = "Mailroom"
 
     @singledispatchmethod
-    def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
+    def policy(
+        self, domain_event: Any, processing_event: ProcessingEvent[UUID]
+    ) -> None:
         """Events that need no mail."""
 
     @policy.register
     def _(
-        self, domain_event: Appointment.Scheduled, processing_event: ProcessingEvent[UUID]
+        self,
+        domain_event: Appointment.Scheduled,
+        processing_event: ProcessingEvent[UUID],
     ) -> None:
         mail = OutgoingMail(
             kind="invitation",
@@ -38,4 +42,3 @@ class Mailroom(ProcessApplication[UUID]):
     def mail(self, mail_id: UUID) -> OutgoingMail:
         mail: OutgoingMail = self.repository.get(mail_id)
         return mail
-

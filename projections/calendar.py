@@ -34,9 +34,9 @@ class CalendarEntry:
 
     @property
     def patient_is_waiting(self) -> bool:
-        return (
-            Role.PATIENT.value in self.present
-            and self.status in (AppointmentStatus.CONSENTED, AppointmentStatus.WAITING)
+        return Role.PATIENT.value in self.present and self.status in (
+            AppointmentStatus.CONSENTED,
+            AppointmentStatus.WAITING,
         )
 
     @property

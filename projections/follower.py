@@ -28,7 +28,9 @@ Listener = Callable[[Sequence[Any]], None]
 
 
 class LogFollower:
-    def __init__(self, app: Application[UUID], read_models: Sequence[ReadModel]) -> None:
+    def __init__(
+        self, app: Application[UUID], read_models: Sequence[ReadModel]
+    ) -> None:
         self._app = app
         self._read_models = list(read_models)
         self._listeners: list[Listener] = []

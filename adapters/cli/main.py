@@ -50,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
         "--practice-name", help="the practice's name, needed on the first account"
     )
     add.add_argument(
-        "--password-stdin", action="store_true",
+        "--password-stdin",
+        action="store_true",
         help="read the password from standard input instead of prompting",
     )
     add.set_defaults(handler=_add_practitioner)
@@ -62,7 +63,8 @@ def _serve(arguments: argparse.Namespace) -> int:
 
     from adapters.web.app import create_app
 
-    shown_host = "127.0.0.1" if arguments.host in ("0.0.0.0", "::") else arguments.host
+    wildcard = arguments.host in ("0.0.0.0", "::")  # noqa: S104
+    shown_host = "127.0.0.1" if wildcard else arguments.host
     runtime = Runtime(
         load_settings(default_base_url=f"http://{shown_host}:{arguments.port}")
     )
@@ -70,9 +72,13 @@ def _serve(arguments: argparse.Namespace) -> int:
     logger.info("Serving on http://%s:%s", arguments.host, arguments.port)
     try:
         uvicorn.run(
-            app, host=arguments.host, port=arguments.port,
-            ws_max_size=WS_MAX_MESSAGE_BYTES, log_level="info",
-            server_header=False, proxy_headers=False,
+            app,
+            host=arguments.host,
+            port=arguments.port,
+            ws_max_size=WS_MAX_MESSAGE_BYTES,
+            log_level="info",
+            server_header=False,
+            proxy_headers=False,
         )
     finally:
         runtime.close()
@@ -104,8 +110,11 @@ def _add_practitioner(arguments: argparse.Namespace) -> int:
                 )
                 return 1
             consultations.set_up_practice(
-                practice_name=arguments.practice_name, name=arguments.name,
-                email=arguments.email, password=password, at=now,
+                practice_name=arguments.practice_name,
+                name=arguments.name,
+                email=arguments.email,
+                password=password,
+                at=now,
             )
     except DomainError as error:
         print(error.message, file=sys.stderr)

@@ -28,8 +28,9 @@ def invitation_calendar(
     entry.add("dtstart", appointment.starts_at.astimezone(UTC))
     entry.add(
         "dtend",
-        (appointment.starts_at + timedelta(minutes=appointment.duration_minutes))
-        .astimezone(UTC),
+        (
+            appointment.starts_at + timedelta(minutes=appointment.duration_minutes)
+        ).astimezone(UTC),
     )
     entry.add("summary", f"Videosprechstunde – {practice_name}")
     entry.add("location", join_link)

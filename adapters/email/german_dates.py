@@ -5,7 +5,13 @@ from datetime import datetime
 from domain.local_time import in_practice_time, zone_abbreviation
 
 WEEKDAYS = (
-    "Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag",
+    "Montag",
+    "Dienstag",
+    "Mittwoch",
+    "Donnerstag",
+    "Freitag",
+    "Samstag",
+    "Sonntag",
 )
 
 

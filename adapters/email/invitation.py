@@ -61,8 +61,12 @@ def compose_invitation(
         f"Ihre Videosprechstunde am {long_date(appointment.starts_at)} "
         f"um {clock_time(appointment.starts_at)}"
     )
-    message["From"] = Address(sender.display_name or practice_name, addr_spec=sender.address)
-    message["To"] = Address(appointment.patient_name, addr_spec=appointment.patient_email)
+    message["From"] = Address(
+        sender.display_name or practice_name, addr_spec=sender.address
+    )
+    message["To"] = Address(
+        appointment.patient_name, addr_spec=appointment.patient_email
+    )
     message["Date"] = format_datetime(at)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"

@@ -58,7 +58,9 @@ class SmtpTransport:
                 raise PermanentMailError(
                     f"Mailserver lehnt ab: {error.smtp_code}"
                 ) from None
-            raise TransientMailError(f"Mailserver antwortet {error.smtp_code}") from None
+            raise TransientMailError(
+                f"Mailserver antwortet {error.smtp_code}"
+            ) from None
         except (OSError, smtplib.SMTPException) as error:
             raise TransientMailError(type(error).__name__) from None
         if refused:
@@ -67,7 +69,9 @@ class SmtpTransport:
     def _connect(self) -> smtplib.SMTP:
         if self.implicit_tls:
             return smtplib.SMTP_SSL(
-                self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS,
+                self.host,
+                self.port,
+                timeout=SMTP_TIMEOUT_SECONDS,
                 context=ssl.create_default_context(),
             )
         server = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS)

@@ -52,7 +52,7 @@ def create_app(runtime: Runtime, announce_setup_link: bool = True) -> Starlette:
         if announce_setup_link and not runtime.consultations.practice_exists():
             token = context.setup_link.issue(context.now())
             # Printed for the operator at the console, on purpose not logged.
-            print(  # noqa: T201
+            print(
                 "\nNoch keine Praxis eingerichtet. Einmaliger Einrichtungslink "
                 f"(30 Minuten gültig):\n  {runtime.link('/einrichtung/' + token)}\n",
                 flush=True,
@@ -105,7 +105,9 @@ def create_app(runtime: Runtime, announce_setup_link: bool = True) -> Starlette:
 async def _domain_error_page(request: Request, error: Exception) -> Response:
     assert isinstance(error, DomainError)
     return page(
-        request, "message.html", error.status_code,
+        request,
+        "message.html",
+        error.status_code,
         title=HTTP_TITLES.get(error.status_code, "Nicht möglich"),
         message=error.message,
     )
@@ -118,7 +120,9 @@ async def _http_error_page(request: Request, error: Exception) -> Response:
         405: "Diese Aktion ist hier nicht möglich.",
     }
     return page(
-        request, "message.html", error.status_code,
+        request,
+        "message.html",
+        error.status_code,
         title=HTTP_TITLES.get(error.status_code, "Fehler"),
         message=messages.get(error.status_code, "Die Anfrage war ungültig."),
     )
@@ -127,7 +131,9 @@ async def _http_error_page(request: Request, error: Exception) -> Response:
 async def _unexpected_error_page(request: Request, error: Exception) -> Response:
     logger.exception("Unexpected error while answering a request")
     return page(
-        request, "message.html", 500,
+        request,
+        "message.html",
+        500,
         title="Ein Fehler ist aufgetreten",
         message="Das hat leider nicht geklappt. Bitte versuchen Sie es in einem "
         "Moment noch einmal. Ihre bisherigen Angaben sind gespeichert.",

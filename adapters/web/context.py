@@ -55,7 +55,9 @@ class WebContext:
         practitioners: set[UUID] = set()
         for domain_event in events:
             appointment_id = self.runtime.calendar.appointment_of(domain_event)
-            entry = self.runtime.calendar.entry(appointment_id) if appointment_id else None
+            entry = (
+                self.runtime.calendar.entry(appointment_id) if appointment_id else None
+            )
             if entry is not None:
                 practitioners.add(entry.practitioner_id)
         if self.loop is None or not practitioners:
@@ -81,7 +83,9 @@ def _waiting_entry(entry: CalendarEntry) -> dict[str, Any]:
         "appointmentId": str(entry.appointment_id),
         "patientName": entry.patient_name,
         "startsAt": entry.starts_at.isoformat(),
-        "waitingSince": entry.waiting_since.isoformat() if entry.waiting_since else None,
+        "waitingSince": entry.waiting_since.isoformat()
+        if entry.waiting_since
+        else None,
         "url": f"/termine/{entry.appointment_id}",
     }
 

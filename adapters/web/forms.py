@@ -63,7 +63,9 @@ def time_field(form: FormData, name: str, label: str) -> time:
     try:
         parsed = time.fromisoformat(raw)
     except ValueError:
-        raise FormProblem(f"Bitte geben Sie eine gültige Uhrzeit an ({label}).") from None
+        raise FormProblem(
+            f"Bitte geben Sie eine gültige Uhrzeit an ({label})."
+        ) from None
     return parsed.replace(second=0, microsecond=0)
 
 

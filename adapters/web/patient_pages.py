@@ -21,11 +21,14 @@ async def _appointment(request: Request, purpose: TokenPurpose) -> Appointment:
     context = web_context(request)
     return await context.query(
         context.runtime.consultations.appointment_by_token,
-        request.path_params["token"], purpose,
+        request.path_params["token"],
+        purpose,
     )
 
 
-async def _practice_and_practitioner(request: Request, appointment: Appointment) -> dict:
+async def _practice_and_practitioner(
+    request: Request, appointment: Appointment
+) -> dict:
     consultations = web_context(request).runtime.consultations
     practice = await web_context(request).query(consultations.practice)
     practitioner = await web_context(request).query(
@@ -43,17 +46,29 @@ async def join(request: Request) -> Response:
         appointment.check_patient_may_enter(context.now())
     except JoinWindowNotOpenYet:
         return page(
-            request, "join_early.html", appointment=appointment, now=context.now(),
-            opens_at=appointment.join_window.opens_at, **people,
+            request,
+            "join_early.html",
+            appointment=appointment,
+            now=context.now(),
+            opens_at=appointment.join_window.opens_at,
+            **people,
         )
     if appointment.consent_given_at is None:
         return page(
-            request, "join_consent.html", appointment=appointment, token=token,
-            terms_version=CURRENT_TERMS_VERSION, **people,
+            request,
+            "join_consent.html",
+            appointment=appointment,
+            token=token,
+            terms_version=CURRENT_TERMS_VERSION,
+            **people,
         )
     return page(
-        request, "join_room.html", appointment=appointment, token=token,
-        ice_servers=context.runtime.settings.ice_servers, **people,
+        request,
+        "join_room.html",
+        appointment=appointment,
+        token=token,
+        ice_servers=context.runtime.settings.ice_servers,
+        **people,
     )
 
 
@@ -74,8 +89,12 @@ async def consent(request: Request) -> Response:
     except (FormProblem, DomainError) as problem:
         people = await _practice_and_practitioner(request, appointment)
         return page(
-            request, "join_consent.html", int(getattr(problem, "status_code", 422)),
-            appointment=appointment, token=token, terms_version=CURRENT_TERMS_VERSION,
+            request,
+            "join_consent.html",
+            int(getattr(problem, "status_code", 422)),
+            appointment=appointment,
+            token=token,
+            terms_version=CURRENT_TERMS_VERSION,
             error=problem.message if hasattr(problem, "message") else str(problem),
             **people,
         )
@@ -107,7 +126,9 @@ async def health(request: Request) -> Response:
         report = await context.query(context.runtime.health)
     except Exception:
         logger.exception("Event store not reachable")
-        return JSONResponse({"status": "unavailable", "event_store": "unreachable"}, 503)
+        return JSONResponse(
+            {"status": "unavailable", "event_store": "unreachable"}, 503
+        )
     return JSONResponse(report)
 
 

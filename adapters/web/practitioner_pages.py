@@ -30,7 +30,9 @@ logger = logging.getLogger(__name__)
 DURATION_CHOICES = (5, 10, 15, 20, 25, 30, 45, 50, 60, 90, 120)
 
 
-def page(request: Request, name: str, status_code: int = 200, **values: Any) -> Response:
+def page(
+    request: Request, name: str, status_code: int = 200, **values: Any
+) -> Response:
     values.setdefault("csrf_token", csrf_token(request))
     values.setdefault("practitioner_id", logged_in_practitioner(request))
     return templates.TemplateResponse(request, name, values, status_code=status_code)
@@ -48,7 +50,9 @@ async def setup_form(request: Request) -> Response:
     token = request.path_params["token"]
     if not context.setup_link.is_valid(token, context.now()):
         return page(
-            request, "message.html", 404,
+            request,
+            "message.html",
+            404,
             title="Einrichtungslink ungültig",
             message="Dieser Einrichtungslink ist abgelaufen oder wurde schon benutzt. "
             "Starten Sie den Server neu, um einen neuen zu erhalten, oder legen Sie "
@@ -76,13 +80,20 @@ async def setup_submit(request: Request) -> Response:
         password = text_field(form, "password", "Passwort", 256)
         practitioner_id = await context.command(
             context.runtime.consultations.set_up_practice,
-            practice_name=values["practice_name"], name=values["name"],
-            email=values["email"], password=password, at=context.now(),
+            practice_name=values["practice_name"],
+            name=values["name"],
+            email=values["email"],
+            password=password,
+            at=context.now(),
         )
     except (FormProblem, DomainError) as problem:
         return page(
-            request, "setup.html", problem_status(problem),
-            token=token, values=values, error=problem_message(problem),
+            request,
+            "setup.html",
+            problem_status(problem),
+            token=token,
+            values=values,
+            error=problem_message(problem),
         )
     context.setup_link.use_up()
     logger.info("Practice set up with its first practitioner")
@@ -107,14 +118,22 @@ async def login_submit(request: Request) -> Response:
         email = text_field(form, "email", "E-Mail-Adresse", 254).strip().lower()
         password = text_field(form, "password", "Passwort", 256)
     except FormProblem as problem:
-        return page(request, "login.html", problem.status_code, email=email,
-                    error=problem.message)
+        return page(
+            request,
+            "login.html",
+            problem.status_code,
+            email=email,
+            error=problem.message,
+        )
 
     client = request.client.host if request.client else "unknown"
     keys = (f"email:{email}", f"client:{client}")
     if context.login_throttle.is_blocked(*keys):
         return page(
-            request, "login.html", 429, email=email,
+            request,
+            "login.html",
+            429,
+            email=email,
             error="Zu viele fehlgeschlagene Versuche. Bitte warten Sie einige "
             "Minuten und versuchen Sie es dann noch einmal.",
         )
@@ -124,7 +143,10 @@ async def login_submit(request: Request) -> Response:
     if practitioner_id is None:
         context.login_throttle.record_failure(*keys)
         return page(
-            request, "login.html", 401, email=email,
+            request,
+            "login.html",
+            401,
+            email=email,
             error="E-Mail-Adresse oder Passwort stimmen nicht.",
         )
     context.login_throttle.clear(*keys)
@@ -193,14 +215,23 @@ async def render_calendar(
         context.runtime.consultations.practitioner, practitioner_id
     )
     return page(
-        request, "calendar.html", status_code,
-        practitioner=practitioner, view=view, groups=groups, upcoming=upcoming,
-        today=today, shown_day=shown_day,
-        previous_day=(days[0] - step), next_day=(days[0] + step),
+        request,
+        "calendar.html",
+        status_code,
+        practitioner=practitioner,
+        view=view,
+        groups=groups,
+        upcoming=upcoming,
+        today=today,
+        shown_day=shown_day,
+        previous_day=(days[0] - step),
+        next_day=(days[0] + step),
         waiting=context.runtime.calendar.waiting_for(practitioner_id),
-        durations=DURATION_CHOICES, error=error,
+        durations=DURATION_CHOICES,
+        error=error,
         form=form_values or _default_form(now),
-        notice=request.session.pop("notice", None), now=now,
+        notice=request.session.pop("notice", None),
+        now=now,
     )
 
 
@@ -249,14 +280,23 @@ async def schedule(request: Request) -> Response:
         )
         await context.command(
             context.runtime.consultations.schedule_appointment,
-            practitioner_id, schedule_request, context.now(),
+            practitioner_id,
+            schedule_request,
+            context.now(),
         )
     except (FormProblem, DomainError) as problem:
         if isinstance(problem, FormProblem) and problem.status_code == 403:
-            return page(request, "message.html", 403, title="Formular abgelaufen",
-                        message=problem.message)
+            return page(
+                request,
+                "message.html",
+                403,
+                title="Formular abgelaufen",
+                message=problem.message,
+            )
         return await render_calendar(
-            request, practitioner_id, status_code=problem_status(problem),
+            request,
+            practitioner_id,
+            status_code=problem_status(problem),
             error=problem_message(problem),
             form_values={**_default_form(context.now()), **values},
         )
@@ -281,9 +321,13 @@ async def appointment_page(request: Request) -> Response:
     entry = context.runtime.calendar.entry(appointment.id)
     mails = context.runtime.mail_queue.for_appointment(appointment.id)
     return page(
-        request, "appointment.html",
-        appointment=appointment, entry=entry, mails=mails,
-        ice_servers=context.runtime.settings.ice_servers, now=context.now(),
+        request,
+        "appointment.html",
+        appointment=appointment,
+        entry=entry,
+        mails=mails,
+        ice_servers=context.runtime.settings.ice_servers,
+        now=context.now(),
     )
 
 
@@ -296,7 +340,8 @@ async def _own_appointment(
         raise AppointmentNotFound() from None
     return await context.query(
         context.runtime.consultations.practitioners_appointment,
-        practitioner_id, appointment_id,
+        practitioner_id,
+        appointment_id,
     )
 
 
@@ -326,19 +371,25 @@ async def _room_action(request: Request, action: str) -> Response:
         appointment = await _own_appointment(request, context, practitioner_id)
         if action == "admit":
             await context.command(
-                consultations.admit_patient, practitioner_id, appointment.id,
+                consultations.admit_patient,
+                practitioner_id,
+                appointment.id,
                 context.now(),
             )
             await context.rooms.allow_call(appointment.id)
         elif action == "end":
             await context.command(
-                consultations.end_appointment, practitioner_id, appointment.id,
+                consultations.end_appointment,
+                practitioner_id,
+                appointment.id,
                 context.now(),
             )
             await context.rooms.end(appointment.id)
         else:
             await context.command(
-                consultations.record_no_show, practitioner_id, appointment.id,
+                consultations.record_no_show,
+                practitioner_id,
+                appointment.id,
                 context.now(),
             )
             await context.rooms.end(appointment.id)

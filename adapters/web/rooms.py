@@ -82,7 +82,8 @@ class RoomHub:
             room.members[participant.role] = participant
         if previous is not None:
             await previous.close(
-                CLOSE_REPLACED, "Die Sprechstunde wurde in einem anderen Fenster geöffnet."
+                CLOSE_REPLACED,
+                "Die Sprechstunde wurde in einem anderen Fenster geöffnet.",
             )
         await self._announce_presence(room)
 

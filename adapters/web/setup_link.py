@@ -24,7 +24,11 @@ class SetupLink:
         return token
 
     def is_valid(self, token: str, at: datetime) -> bool:
-        if self._token_hash is None or self._expires_at is None or at > self._expires_at:
+        if (
+            self._token_hash is None
+            or self._expires_at is None
+            or at > self._expires_at
+        ):
             return False
         offered = hashlib.sha256(token.encode()).digest()
         return hmac.compare_digest(offered, self._token_hash)

@@ -37,7 +37,9 @@ class MessageRate:
 
     def allow(self) -> bool:
         now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.per_second)
+        self.tokens = min(
+            self.burst, self.tokens + (now - self.updated) * self.per_second
+        )
         self.updated = now
         if self.tokens < 1:
             return False
@@ -66,12 +68,15 @@ async def patient_signaling(websocket: WebSocket) -> None:
     try:
         appointment = await context.query(
             consultations.appointment_by_token,
-            websocket.path_params["token"], TokenPurpose.JOIN,
+            websocket.path_params["token"],
+            TokenPurpose.JOIN,
         )
         participant = Participant(websocket, Role.PATIENT, appointment.id)
         await context.command(
             consultations.patient_enters_room,
-            appointment.id, participant.connection_id, context.now(),
+            appointment.id,
+            participant.connection_id,
+            context.now(),
         )
     except DomainError as error:
         await refuse(websocket, _close_code(error), error.message)
@@ -104,7 +109,10 @@ async def practitioner_signaling(websocket: WebSocket) -> None:
         participant = Participant(websocket, Role.PRACTITIONER, appointment.id)
         await context.command(
             consultations.practitioner_enters_room,
-            practitioner_id, appointment.id, participant.connection_id, context.now(),
+            practitioner_id,
+            appointment.id,
+            participant.connection_id,
+            context.now(),
         )
     except DomainError as error:
         await refuse(websocket, _close_code(error), error.message)
@@ -115,7 +123,9 @@ async def practitioner_signaling(websocket: WebSocket) -> None:
     await _serve(context, participant, call_allowed=appointment.admitted_at is not None)
 
 
-async def _serve(context: WebContext, participant: Participant, call_allowed: bool) -> None:
+async def _serve(
+    context: WebContext, participant: Participant, call_allowed: bool
+) -> None:
     websocket = participant.websocket
     rate = MessageRate()
     await context.rooms.enter(participant, call_allowed)
@@ -146,10 +156,15 @@ async def _serve(context: WebContext, participant: Participant, call_allowed: bo
         if await context.rooms.leave(participant):
             await context.command(
                 context.runtime.consultations.participant_leaves,
-                participant.appointment_id, participant.role,
-                participant.connection_id, reason, context.now(),
+                participant.appointment_id,
+                participant.role,
+                participant.connection_id,
+                reason,
+                context.now(),
             )
-        logger.info("%s left room %s", participant.role.value, participant.appointment_id)
+        logger.info(
+            "%s left room %s", participant.role.value, participant.appointment_id
+        )
 
 
 async def practice_feed(websocket: WebSocket) -> None:

@@ -1,6 +1,7 @@
 """A whole consultation as the practitioner and the patient live it, in two
 real browsers with fake cameras, and the invitation from a real mail server."""
 
+import itertools
 import time
 
 import pytest
@@ -56,7 +57,9 @@ def test_patient_is_invited_waits_is_admitted_and_both_see_each_other(
         doctor.get_by_role("button", name="Anmelden").click()
 
         starts = soon(minutes=5)
-        doctor.get_by_label("Name der Patientin / des Patienten").fill("Erika Mustermann")
+        doctor.get_by_label("Name der Patientin / des Patienten").fill(
+            "Erika Mustermann"
+        )
         doctor.locator("input[name=patient_email]").fill("erika@example.test")
         doctor.get_by_label("Datum").fill(starts.date().isoformat())
         doctor.get_by_label("Beginn").fill(f"{starts:%H:%M}")
@@ -68,7 +71,9 @@ def test_patient_is_invited_waits_is_admitted_and_both_see_each_other(
         join_link = join_link_in(invitation)
 
         patient_context = browser.new_context(locale="de-DE")
-        patient_context.grant_permissions(["camera", "microphone"], origin=server.base_url)
+        patient_context.grant_permissions(
+            ["camera", "microphone"], origin=server.base_url
+        )
         patient = patient_context.new_page()
         patient.goto(join_link)
         patient.get_by_text("Ich bin Erika Mustermann").click()
@@ -76,7 +81,9 @@ def test_patient_is_invited_waits_is_admitted_and_both_see_each_other(
         patient.get_by_role("button", name="Weiter zu Kamera und Mikrofon").click()
         patient.get_by_role("button", name="Kamera und Mikrofon freigeben").click()
         patient.get_by_role("button", name="Ins Wartezimmer").click()
-        expect(patient.get_by_role("heading", name="Sie sind im Wartezimmer")).to_be_visible()
+        expect(
+            patient.get_by_role("heading", name="Sie sind im Wartezimmer")
+        ).to_be_visible()
         screenshot(patient, "patient-waiting-room")
 
         # The calendar shows the waiting patient without a reload.
@@ -85,7 +92,9 @@ def test_patient_is_invited_waits_is_admitted_and_both_see_each_other(
         expect(doctor).to_have_title("(1) Wartezimmer · Kalender · Sprechzimmer")
         waiting.get_by_role("link").first.click()
 
-        admit = doctor.get_by_role("button", name="Eintreten lassen und Gespräch starten")
+        admit = doctor.get_by_role(
+            "button", name="Eintreten lassen und Gespräch starten"
+        )
         expect(admit).to_be_enabled(timeout=10_000)
         admit.click()
 
@@ -101,14 +110,18 @@ def test_patient_is_invited_waits_is_admitted_and_both_see_each_other(
         screenshot(doctor, "practitioner-in-call")
         screenshot(patient, "patient-in-call")
         assert doctor_frames[-1] > doctor_frames[0] > 0, doctor_frames
-        assert all(b >= a for a, b in zip(doctor_frames, doctor_frames[1:]))
+        assert all(b >= a for a, b in itertools.pairwise(doctor_frames))
         assert patient_frames[-1] > patient_frames[0] > 0, patient_frames
 
         # The practitioner ends the appointment; the patient is told.
         doctor.once("dialog", lambda dialog: dialog.accept())
         doctor.get_by_role("button", name="Termin beenden").click()
-        expect(doctor.locator("#room-state")).to_have_text("Dieser Termin ist abgeschlossen.")
-        expect(patient.get_by_role("heading", name="Die Videosprechstunde ist beendet")).to_be_visible()
+        expect(doctor.locator("#room-state")).to_have_text(
+            "Dieser Termin ist abgeschlossen."
+        )
+        expect(
+            patient.get_by_role("heading", name="Die Videosprechstunde ist beendet")
+        ).to_be_visible()
         screenshot(patient, "patient-after-end")
 
         # The link is dead now.

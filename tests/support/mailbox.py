@@ -23,7 +23,9 @@ class _Keeper:
         self.mailbox = mailbox
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        message = email.message_from_bytes(
+            envelope.content, policy=email.policy.default
+        )
         assert isinstance(message, EmailMessage)
         with self.mailbox.lock:
             self.mailbox.messages.append(message)
@@ -37,7 +39,9 @@ class Mailbox:
         self.recipients: list[list[str]] = []
         self.lock = threading.Lock()
         self.port = free_port()
-        self._controller = Controller(_Keeper(self), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            _Keeper(self), hostname="127.0.0.1", port=self.port
+        )
 
     @property
     def url(self) -> str:

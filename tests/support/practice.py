@@ -85,7 +85,7 @@ class PracticeClient:
 def text_of(message: EmailMessage) -> str:
     body = message.get_body(preferencelist=("plain",))
     assert body is not None
-    return str(body.get_content())  # type: ignore[attr-defined]
+    return str(body.get_content())
 
 
 def join_link_in(message: EmailMessage) -> str:

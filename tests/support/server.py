@@ -34,9 +34,19 @@ class RunningServer:
 
     def start(self) -> "RunningServer":
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "adapters.cli.main", "serve", "--port", str(self.port)],
-            cwd=PROJECT_ROOT, env=self._env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "adapters.cli.main",
+                "serve",
+                "--port",
+                str(self.port),
+            ],
+            cwd=PROJECT_ROOT,
+            env=self._env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         threading.Thread(target=self._collect_output, daemon=True).start()
         deadline = time.monotonic() + 30
