@@ -111,7 +111,7 @@ class Appointment(Aggregate):
             patient_name=clean_name(
                 patient_name,
                 InvalidAppointmentDetails,
-                "Name der Patientin/des Patienten",
+                "den Namen der Patientin oder des Patienten",
             ),
             patient_email=clean_email(patient_email, InvalidAppointmentDetails),
             starts_at=starts_at,

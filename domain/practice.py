@@ -26,7 +26,7 @@ class Practice(Aggregate):
 
     @classmethod
     def found(cls, name: str, at: datetime) -> "Practice":
-        return cls(name=clean_name(name, InvalidAccountDetails, "Praxisname"), at=at)
+        return cls(name=clean_name(name, InvalidAccountDetails, "den Namen der Praxis"), at=at)
 
     @event(Founded)
     def __init__(self, name: str, at: datetime) -> None:
@@ -75,7 +75,7 @@ class Practitioner(Aggregate):
     ) -> "Practitioner":
         return cls(
             practice_id=practice_id,
-            name=clean_name(name, InvalidAccountDetails),
+            name=clean_name(name, InvalidAccountDetails, "Ihren Namen"),
             email=clean_email(email, InvalidAccountDetails).lower(),
             password_hash=password_hash,
             at=at,

@@ -79,6 +79,7 @@ def _serve(arguments: argparse.Namespace) -> int:
             log_level="info",
             server_header=False,
             proxy_headers=False,
+            access_log=False,
         )
     finally:
         runtime.close()

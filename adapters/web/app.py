@@ -17,6 +17,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from adapters.web import patient_pages, practitioner_pages, signaling
+from adapters.web.access_log import AccessLog
 from adapters.web.context import WebContext
 from adapters.web.practitioner_pages import page
 from adapters.web.security import BodySizeLimit, SecurityHeaders
@@ -80,6 +81,7 @@ def create_app(runtime: Runtime, announce_setup_link: bool = True) -> Starlette:
             ),
         ],
         middleware=[
+            Middleware(AccessLog),
             Middleware(SecurityHeaders),
             Middleware(BodySizeLimit),
             Middleware(
