@@ -14,12 +14,13 @@ from uuid import UUID
 
 from eventsourcing.system import SingleThreadedRunner, System
 
-from adapters.email.invitation import InvitationLinks, Sender, compose_invitation
+from adapters.email.messages import MailContext, PatientLinks, compose_mail
 from adapters.email.transport import MailTransport, OutboxFolder, SmtpTransport
 from application.config import Settings
 from application.consultations import Consultations
 from application.tokens import LinkTokens
 from domain.access_token import TokenPurpose
+from domain.appointment import Appointment
 from domain.outgoing_mail import OutgoingMail
 from domain.video_session import Role
 from processes.mail_dispatcher import MailDispatcher
@@ -114,28 +115,27 @@ class Runtime:
     def link(self, path: str) -> str:
         return f"{self.settings.base_url}{path}"
 
-    def compose_mail(self, mail: OutgoingMail, at: datetime) -> EmailMessage:
-        appointment = self.consultations.appointment(mail.appointment_id)
+    def compose_mail(
+        self, mail: OutgoingMail, appointment: Appointment, at: datetime
+    ) -> EmailMessage:
         practice = self.consultations.practice()
         practitioner = self.consultations.practitioner(appointment.practitioner_id)
-        links = InvitationLinks(
-            join=self.link(
-                "/j/" + self.consultations.link_token(appointment, TokenPurpose.JOIN)
-            ),
-            cancel=self.link(
-                "/c/" + self.consultations.link_token(appointment, TokenPurpose.CANCEL)
-            ),
-            tech_check=self.link("/technikcheck"),
-        )
-        return compose_invitation(
-            appointment,
-            practice_name=practice.name,
+        join_token = self.consultations.link_token(appointment, TokenPurpose.JOIN)
+        cancel_token = self.consultations.link_token(appointment, TokenPurpose.CANCEL)
+        context = MailContext(
+            practice=practice.settings,
             practitioner_name=practitioner.name,
-            sender=Sender(display_name=practice.name, address=self.settings.mail_from),
-            links=links,
+            practitioner_email=practitioner.email,
+            sender_address=self.settings.mail_from,
+            links=PatientLinks(
+                join=self.link(f"/j/{join_token}"),
+                cancel=self.link(f"/c/{cancel_token}"),
+                tech_check=self.link("/technikcheck"),
+                appointment_for_practice=self.link(f"/termine/{appointment.id}"),
+            ),
             message_id=mail.message_id,
-            at=at,
         )
+        return compose_mail(mail.kind, appointment, context, at)
 
     def health(self) -> dict[str, Any]:
         self.consultations.recorder.max_notification_id()

@@ -8,7 +8,10 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.contact import clean_email, clean_name
 from domain.errors import (
+    AlreadyCancelled,
     AppointmentNotActive,
+    AppointmentWasCancelled,
+    CancellationTooLate,
     ConsentMissing,
     InvalidAppointmentDetails,
     JoinWindowClosed,
@@ -35,6 +38,32 @@ class AppointmentStatus(StrEnum):
     ADMITTED = "admitted"
     COMPLETED = "completed"
     NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class CancelledBy(StrEnum):
+    PATIENT = "patient"
+    PRACTICE = "practice"
+
+
+def check_timing(starts_at: datetime, duration_minutes: int, at: datetime) -> None:
+    if starts_at.tzinfo is None:
+        raise ValueError("starts_at must carry a time zone")
+    if starts_at <= at:
+        shown = in_practice_time(starts_at)
+        raise StartInThePast(
+            f"Der Termin am {shown:%d.%m.%Y um %H:%M} Uhr liegt in der "
+            "Vergangenheit. Bitte wählen Sie einen späteren Zeitpunkt."
+        )
+    if starts_at - at > LATEST_SCHEDULING_AHEAD:
+        raise InvalidAppointmentDetails(
+            "Termine können höchstens ein Jahr im Voraus geplant werden."
+        )
+    if not MIN_DURATION_MINUTES <= duration_minutes <= MAX_DURATION_MINUTES:
+        raise InvalidAppointmentDetails(
+            f"Die Dauer muss zwischen {MIN_DURATION_MINUTES} und "
+            f"{MAX_DURATION_MINUTES} Minuten liegen."
+        )
 
 
 class Appointment(Aggregate):
@@ -69,6 +98,22 @@ class Appointment(Aggregate):
     class NoShowRecorded(Aggregate.Event):
         at: datetime
 
+    class Cancelled(Aggregate.Event):
+        by: str
+        message: str
+        late: bool
+        at: datetime
+
+    class Rescheduled(Aggregate.Event):
+        starts_at: datetime
+        duration_minutes: int
+        sequence: int
+        at: datetime
+
+    class InvitationResent(Aggregate.Event):
+        resend_number: int
+        at: datetime
+
     @classmethod
     def schedule(
         cls,
@@ -84,23 +129,7 @@ class Appointment(Aggregate):
         cancel_token_hash: str,
         at: datetime,
     ) -> "Appointment":
-        if starts_at.tzinfo is None:
-            raise ValueError("starts_at must carry a time zone")
-        if starts_at <= at:
-            shown = in_practice_time(starts_at)
-            raise StartInThePast(
-                f"Der Termin am {shown:%d.%m.%Y um %H:%M} Uhr liegt in der "
-                "Vergangenheit. Bitte wählen Sie einen späteren Zeitpunkt."
-            )
-        if starts_at - at > LATEST_SCHEDULING_AHEAD:
-            raise InvalidAppointmentDetails(
-                "Termine können höchstens ein Jahr im Voraus geplant werden."
-            )
-        if not MIN_DURATION_MINUTES <= duration_minutes <= MAX_DURATION_MINUTES:
-            raise InvalidAppointmentDetails(
-                f"Die Dauer muss zwischen {MIN_DURATION_MINUTES} und "
-                f"{MAX_DURATION_MINUTES} Minuten liegen."
-            )
+        check_timing(starts_at, duration_minutes, at)
         note = note.strip()
         if len(note) > MAX_NOTE_LENGTH:
             raise InvalidAppointmentDetails(
@@ -155,6 +184,12 @@ class Appointment(Aggregate):
         self.admitted_at: datetime | None = None
         self.completed_at: datetime | None = None
         self.no_show_recorded_at: datetime | None = None
+        self.cancelled_at: datetime | None = None
+        self.cancelled_by: str | None = None
+        self.cancellation_message = ""
+        self.cancelled_late = False
+        self.sequence = 0
+        self.resend_count = 0
 
     @property
     def join_window(self) -> JoinWindow:
@@ -166,6 +201,8 @@ class Appointment(Aggregate):
 
     @property
     def status(self) -> AppointmentStatus:
+        if self.cancelled_at is not None:
+            return AppointmentStatus.CANCELLED
         if self.completed_at is not None:
             return AppointmentStatus.COMPLETED
         if self.no_show_recorded_at is not None:
@@ -180,9 +217,18 @@ class Appointment(Aggregate):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW)
+        return self.status in (
+            AppointmentStatus.COMPLETED,
+            AppointmentStatus.NO_SHOW,
+            AppointmentStatus.CANCELLED,
+        )
 
     def check_patient_may_enter(self, at: datetime) -> None:
+        if self.cancelled_at is not None:
+            raise AppointmentWasCancelled(
+                "Dieser Termin wurde abgesagt. Bitte wenden Sie sich an Ihre "
+                "Praxis, wenn Sie einen neuen Termin brauchen."
+            )
         if self.is_finished:
             raise AppointmentNotActive(
                 "Dieser Termin ist bereits beendet. Bitte wenden Sie sich an Ihre "
@@ -281,3 +327,90 @@ class Appointment(Aggregate):
     @event(NoShowRecorded)
     def _no_show_recorded(self, at: datetime) -> None:
         self.no_show_recorded_at = at
+
+    # Cancelling, rescheduling, inviting again
+
+    def cancellation_is_late(self, deadline_hours: int, at: datetime) -> bool:
+        return at > self.starts_at - timedelta(hours=deadline_hours)
+
+    def cancel_by_patient(self, deadline_hours: int, at: datetime) -> None:
+        self._check_not_cancelled()
+        if self.is_finished or self.admitted_at is not None or at >= self.starts_at:
+            raise CancellationTooLate(
+                "Der Termin hat bereits begonnen oder ist vorbei und kann nicht "
+                "mehr online abgesagt werden. Bitte wenden Sie sich direkt an "
+                "Ihre Praxis."
+            )
+        self._cancelled(
+            by=CancelledBy.PATIENT.value,
+            message="",
+            late=self.cancellation_is_late(deadline_hours, at),
+            at=at,
+        )
+
+    def cancel_by_practice(self, message: str, at: datetime) -> None:
+        self._check_not_cancelled()
+        self._check_still_changeable()
+        message = message.strip()
+        if len(message) > MAX_NOTE_LENGTH:
+            raise InvalidAppointmentDetails(
+                f"Die Nachricht darf höchstens {MAX_NOTE_LENGTH} Zeichen haben."
+            )
+        self._cancelled(
+            by=CancelledBy.PRACTICE.value, message=message, late=False, at=at
+        )
+
+    @event(Cancelled)
+    def _cancelled(self, by: str, message: str, late: bool, at: datetime) -> None:
+        self.cancelled_at = at
+        self.cancelled_by = by
+        self.cancellation_message = message
+        self.cancelled_late = late
+
+    def reschedule(
+        self, starts_at: datetime, duration_minutes: int, at: datetime
+    ) -> None:
+        self._check_not_cancelled()
+        self._check_still_changeable()
+        check_timing(starts_at, duration_minutes, at)
+        if starts_at == self.starts_at and duration_minutes == self.duration_minutes:
+            raise InvalidAppointmentDetails(
+                "Der Termin findet bereits zu dieser Zeit und mit dieser Dauer statt."
+            )
+        self._rescheduled(
+            starts_at=starts_at,
+            duration_minutes=duration_minutes,
+            sequence=self.sequence + 1,
+            at=at,
+        )
+
+    @event(Rescheduled)
+    def _rescheduled(
+        self, starts_at: datetime, duration_minutes: int, sequence: int, at: datetime
+    ) -> None:
+        self.starts_at = starts_at
+        self.duration_minutes = duration_minutes
+        self.sequence = sequence
+        self.arrived_at = None
+
+    def resend_invitation(self, at: datetime) -> None:
+        self._check_not_cancelled()
+        if self.is_finished:
+            raise AppointmentNotActive("Dieser Termin ist bereits beendet.")
+        self._invitation_resent(resend_number=self.resend_count + 1, at=at)
+
+    @event(InvitationResent)
+    def _invitation_resent(self, resend_number: int, at: datetime) -> None:
+        self.resend_count = resend_number
+
+    def _check_not_cancelled(self) -> None:
+        if self.cancelled_at is not None:
+            raise AlreadyCancelled("Dieser Termin wurde bereits abgesagt.")
+
+    def _check_still_changeable(self) -> None:
+        if self.is_finished:
+            raise AppointmentNotActive("Dieser Termin ist bereits beendet.")
+        if self.admitted_at is not None:
+            raise AppointmentNotActive(
+                "Das Gespräch hat bereits begonnen; beenden Sie den Termin stattdessen."
+            )

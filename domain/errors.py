@@ -63,3 +63,19 @@ class PracticeAlreadySetUp(DomainError):
 
 class InvalidAccountDetails(DomainError):
     """Name, e-mail address or password of an account do not fit the rules."""
+
+
+class AlreadyCancelled(DomainError):
+    status_code = 409
+
+
+class AppointmentWasCancelled(DomainError):
+    status_code = 410
+
+
+class CancellationTooLate(DomainError):
+    status_code = 409
+
+
+class InvalidPracticeSettings(DomainError):
+    """A practice setting is out of range or malformed."""

@@ -20,12 +20,22 @@ LONGEST_RETRY_DELAY = timedelta(minutes=30)
 
 class MailKind(StrEnum):
     INVITATION = "invitation"
+    INVITATION_UPDATE = "invitation_update"
+    REMINDER = "reminder"
+    CANCELLATION_CONFIRMATION = "cancellation_confirmation"
+    CANCELLED_BY_PRACTICE = "cancelled_by_practice"
+    CANCELLATION_NOTICE = "cancellation_notice"
+
+    @property
+    def goes_to_practice(self) -> bool:
+        return self is MailKind.CANCELLATION_NOTICE
 
 
 class DeliveryState(StrEnum):
     QUEUED = "queued"
     DELIVERED = "delivered"
     FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 class OutgoingMail(Aggregate):
@@ -44,6 +54,10 @@ class OutgoingMail(Aggregate):
         retry_at: datetime
         at: datetime
 
+    class Skipped(Aggregate.Event):
+        reason: str
+        at: datetime
+
     @staticmethod
     def create_id(kind: str, appointment_id: UUID, occasion: str) -> UUID:
         return derived_id("mail", f"{kind}:{appointment_id}:{occasion}")
@@ -52,7 +66,7 @@ class OutgoingMail(Aggregate):
     def __init__(
         self, kind: str, appointment_id: UUID, occasion: str, at: datetime
     ) -> None:
-        self.kind = kind
+        self.kind = MailKind(kind)
         self.appointment_id = appointment_id
         self.occasion = occasion
         self.queued_at = at
@@ -86,3 +100,13 @@ class OutgoingMail(Aggregate):
         self.next_attempt_at = retry_at
         if gave_up:
             self.state = DeliveryState.FAILED
+
+    def skip(self, reason: str, at: datetime) -> None:
+        """The mail lost its point before it went out (for example, a reminder
+        for a time the appointment no longer has)."""
+        self._skipped(reason=reason, at=at)
+
+    @event(Skipped)
+    def _skipped(self, reason: str, at: datetime) -> None:
+        self.state = DeliveryState.SKIPPED
+        self.last_error = reason

@@ -1,12 +1,13 @@
 """The practice and the practitioners who log in to it."""
 
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.contact import clean_email, clean_name
-from domain.errors import InvalidAccountDetails
+from domain.errors import InvalidAccountDetails, InvalidPracticeSettings
 from domain.ids import derived_id
 
 MIN_PASSWORD_LENGTH = 12
@@ -20,18 +21,128 @@ class Practice(Aggregate):
         name: str
         at: datetime
 
+    class SettingsChanged(Aggregate.Event):
+        name: str
+        address: str
+        notification_email: str
+        cancellation_deadline_hours: int
+        fee_note: str
+        reminder_lead_hours: int
+        at: datetime
+
     @staticmethod
     def create_id() -> UUID:
         return derived_id("practice", "the-practice")
 
     @classmethod
     def found(cls, name: str, at: datetime) -> "Practice":
-        return cls(name=clean_name(name, InvalidAccountDetails, "den Namen der Praxis"), at=at)
+        return cls(
+            name=clean_name(name, InvalidAccountDetails, "den Namen der Praxis"), at=at
+        )
 
     @event(Founded)
     def __init__(self, name: str, at: datetime) -> None:
         self.name = name
         self.founded_at = at
+        self.address = ""
+        self.notification_email = ""
+        self.cancellation_deadline_hours = 0
+        self.fee_note = ""
+        self.reminder_lead_hours = 0
+
+    def change_settings(self, settings: "PracticeSettings", at: datetime) -> None:
+        checked = settings.checked()
+        self._settings_changed(
+            name=checked.name,
+            address=checked.address,
+            notification_email=checked.notification_email,
+            cancellation_deadline_hours=checked.cancellation_deadline_hours,
+            fee_note=checked.fee_note,
+            reminder_lead_hours=checked.reminder_lead_hours,
+            at=at,
+        )
+
+    @event(SettingsChanged)
+    def _settings_changed(
+        self,
+        name: str,
+        address: str,
+        notification_email: str,
+        cancellation_deadline_hours: int,
+        fee_note: str,
+        reminder_lead_hours: int,
+        at: datetime,
+    ) -> None:
+        self.name = name
+        self.address = address
+        self.notification_email = notification_email
+        self.cancellation_deadline_hours = cancellation_deadline_hours
+        self.fee_note = fee_note
+        self.reminder_lead_hours = reminder_lead_hours
+
+    @property
+    def settings(self) -> "PracticeSettings":
+        return PracticeSettings(
+            name=self.name,
+            address=self.address,
+            notification_email=self.notification_email,
+            cancellation_deadline_hours=self.cancellation_deadline_hours,
+            fee_note=self.fee_note,
+            reminder_lead_hours=self.reminder_lead_hours,
+        )
+
+
+MAX_ADDRESS_LENGTH = 300
+MAX_FEE_NOTE_LENGTH = 500
+MAX_DEADLINE_HOURS = 14 * 24
+MAX_REMINDER_LEAD_HOURS = 7 * 24
+
+
+@dataclass(frozen=True)
+class PracticeSettings:
+    """What a practice decides for all its appointments. A reminder lead time of
+    0 hours means no reminders; a deadline of 0 hours means cancelling is free
+    of any fee until the start."""
+
+    name: str
+    address: str = ""
+    notification_email: str = ""
+    cancellation_deadline_hours: int = 0
+    fee_note: str = ""
+    reminder_lead_hours: int = 0
+
+    def checked(self) -> "PracticeSettings":
+        address = self.address.strip()
+        fee_note = self.fee_note.strip()
+        if len(address) > MAX_ADDRESS_LENGTH:
+            raise InvalidPracticeSettings(
+                f"Die Adresse darf höchstens {MAX_ADDRESS_LENGTH} Zeichen haben."
+            )
+        if len(fee_note) > MAX_FEE_NOTE_LENGTH:
+            raise InvalidPracticeSettings(
+                f"Der Hinweis zur Ausfallgebühr darf höchstens "
+                f"{MAX_FEE_NOTE_LENGTH} Zeichen haben."
+            )
+        if not 0 <= self.cancellation_deadline_hours <= MAX_DEADLINE_HOURS:
+            raise InvalidPracticeSettings(
+                "Die Absagefrist muss zwischen 0 und "
+                f"{MAX_DEADLINE_HOURS} Stunden liegen."
+            )
+        if not 0 <= self.reminder_lead_hours <= MAX_REMINDER_LEAD_HOURS:
+            raise InvalidPracticeSettings(
+                "Die Erinnerung muss zwischen 0 (aus) und "
+                f"{MAX_REMINDER_LEAD_HOURS} Stunden vor dem Termin liegen."
+            )
+        email = self.notification_email.strip()
+        return replace(
+            self,
+            name=clean_name(self.name, InvalidPracticeSettings, "den Namen der Praxis"),
+            address=address,
+            notification_email=clean_email(email, InvalidPracticeSettings)
+            if email
+            else "",
+            fee_note=fee_note,
+        )
 
 
 def check_password_rules(password: str) -> None:

@@ -16,14 +16,16 @@ from adapters.email.transport import (
     TransientMailError,
 )
 from application.consultations import Consultations
-from domain.outgoing_mail import DeliveryState, OutgoingMail
+from domain.appointment import Appointment
+from domain.outgoing_mail import DeliveryState, MailKind, OutgoingMail
+from processes.mail_relevance import reason_to_skip
 from processes.mailroom import Mailroom
 from projections.follower import LogFollower
 from projections.mail_queue import MailQueueView
 
 logger = logging.getLogger(__name__)
 
-Composer = Callable[[OutgoingMail, datetime], EmailMessage]
+Composer = Callable[[OutgoingMail, Appointment, datetime], EmailMessage]
 
 
 class MailDispatcher:
@@ -58,8 +60,16 @@ class MailDispatcher:
         return delivered
 
     def _send(self, mail: OutgoingMail, at: datetime) -> bool:
+        appointment = self._consultations.appointment(mail.appointment_id)
+        reason = reason_to_skip(mail, appointment, at)
+        if reason is not None:
+            logger.info("Mail %s skipped: %s", mail.id, reason)
+            mail.skip(reason, at)
+            self._mailroom.save(mail)
+            return False
+
         try:
-            self._transport.send(self._compose(mail, at))
+            self._transport.send(self._compose(mail, appointment, at))
         except PermanentMailError as error:
             logger.warning("Mail %s refused for good: %s", mail.id, error)
             mail.record_failed_attempt(str(error), permanent=True, at=at)
@@ -73,7 +83,7 @@ class MailDispatcher:
 
         mail.mark_delivered(at)
         self._mailroom.save(mail)
-        if mail.kind == "invitation":
+        if mail.kind in (MailKind.INVITATION, MailKind.INVITATION_UPDATE):
             self._consultations.record_invitation_sent(mail.appointment_id, at)
         logger.info("Mail %s (%s) delivered", mail.id, mail.kind)
         return True

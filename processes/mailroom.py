@@ -5,6 +5,7 @@ it, so after a crash no mail is decided twice and none is forgotten. Sending is
 the dispatcher's job.
 """
 
+from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
@@ -12,8 +13,8 @@ from uuid import UUID
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.system import ProcessApplication
 
-from domain.appointment import Appointment
-from domain.outgoing_mail import OutgoingMail
+from domain.appointment import Appointment, CancelledBy
+from domain.outgoing_mail import MailKind, OutgoingMail
 
 
 class Mailroom(ProcessApplication[UUID]):
@@ -31,13 +32,94 @@ class Mailroom(ProcessApplication[UUID]):
         domain_event: Appointment.Scheduled,
         processing_event: ProcessingEvent[UUID],
     ) -> None:
-        mail = OutgoingMail(
-            kind="invitation",
-            appointment_id=domain_event.originator_id,
+        self._decide(
+            processing_event,
+            MailKind.INVITATION,
+            domain_event.originator_id,
             occasion=domain_event.token_nonce,
-            at=domain_event.timestamp,
+            at=domain_event.scheduled_at,
+        )
+
+    @policy.register
+    def _(
+        self,
+        domain_event: Appointment.Rescheduled,
+        processing_event: ProcessingEvent[UUID],
+    ) -> None:
+        self._decide(
+            processing_event,
+            MailKind.INVITATION_UPDATE,
+            domain_event.originator_id,
+            occasion=f"sequence:{domain_event.sequence}",
+            at=domain_event.at,
+        )
+
+    @policy.register
+    def _(
+        self,
+        domain_event: Appointment.InvitationResent,
+        processing_event: ProcessingEvent[UUID],
+    ) -> None:
+        self._decide(
+            processing_event,
+            MailKind.INVITATION,
+            domain_event.originator_id,
+            occasion=f"resend:{domain_event.resend_number}",
+            at=domain_event.at,
+        )
+
+    @policy.register
+    def _(
+        self,
+        domain_event: Appointment.Cancelled,
+        processing_event: ProcessingEvent[UUID],
+    ) -> None:
+        if domain_event.by == CancelledBy.PATIENT.value:
+            kinds = [MailKind.CANCELLATION_CONFIRMATION, MailKind.CANCELLATION_NOTICE]
+        else:
+            kinds = [MailKind.CANCELLED_BY_PRACTICE]
+        for kind in kinds:
+            self._decide(
+                processing_event,
+                kind,
+                domain_event.originator_id,
+                occasion="cancellation",
+                at=domain_event.at,
+            )
+
+    def _decide(
+        self,
+        processing_event: ProcessingEvent[UUID],
+        kind: MailKind,
+        appointment_id: UUID,
+        *,
+        occasion: str,
+        at: datetime,
+    ) -> None:
+        mail = OutgoingMail(
+            kind=kind.value, appointment_id=appointment_id, occasion=occasion, at=at
         )
         processing_event.collect_events(mail)
+
+    def queue_reminder(
+        self, appointment_id: UUID, starts_at: datetime, at: datetime
+    ) -> bool:
+        """Decides the reminder for this start time, once; returns whether it
+        was decided now."""
+        mail_id = OutgoingMail.create_id(
+            MailKind.REMINDER.value, appointment_id, starts_at.isoformat()
+        )
+        if mail_id in self.repository:
+            return False
+        self.save(
+            OutgoingMail(
+                kind=MailKind.REMINDER.value,
+                appointment_id=appointment_id,
+                occasion=starts_at.isoformat(),
+                at=at,
+            )
+        )
+        return True
 
     def mail(self, mail_id: UUID) -> OutgoingMail:
         mail: OutgoingMail = self.repository.get(mail_id)

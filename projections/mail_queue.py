@@ -55,6 +55,12 @@ class MailQueueView:
         self._mails[domain_event.originator_id].state = DeliveryState.DELIVERED
 
     @apply.register
+    def _(self, domain_event: OutgoingMail.Skipped) -> None:
+        mail = self._mails[domain_event.originator_id]
+        mail.state = DeliveryState.SKIPPED
+        mail.last_error = domain_event.reason
+
+    @apply.register
     def _(self, domain_event: OutgoingMail.AttemptFailed) -> None:
         mail = self._mails[domain_event.originator_id]
         mail.last_error = domain_event.reason

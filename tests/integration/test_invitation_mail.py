@@ -2,11 +2,12 @@
 
 import time
 from datetime import UTC, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
-from icalendar import Calendar
 
+from tests.support.ical import calendar_entry_of
 from tests.support.mailbox import Mailbox
 from tests.support.practice import (
     PracticeClient,
@@ -62,14 +63,13 @@ def test_the_invitation_carries_time_links_preparation_and_a_calendar_entry(
     assert "erika" not in join_link.lower() and "erika" not in cancel_link.lower()
     assert join_link != cancel_link
 
-    invite = _calendar_of(mail)
-    assert str(invite["METHOD"]) == "REQUEST"
-    event = invite.walk("VEVENT")[0]
-    assert event["UID"].endswith("@sprechzimmer")
-    assert int(event["SEQUENCE"]) == 0
-    assert event.decoded("DTSTART") == starts.astimezone(UTC)
-    assert event.decoded("DTEND") == starts.astimezone(UTC) + timedelta(minutes=20)
-    assert join_link in event["DESCRIPTION"]
+    entry = calendar_entry_of(mail)
+    assert entry.method == "REQUEST"
+    assert entry.uid.endswith("@sprechzimmer")
+    assert entry.sequence == 0
+    assert entry.starts == starts.astimezone(UTC)
+    assert entry.ends == starts.astimezone(UTC) + timedelta(minutes=20)
+    assert join_link in entry.description
 
     patient = httpx.Client(timeout=10)
     join_page = patient.get(join_link)
@@ -128,12 +128,5 @@ def join_link_in_file(eml: Path) -> str:
     import email.policy
 
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
-    return join_link_in(message)  # type: ignore[arg-type]
-
-
-def _calendar_of(mail: object) -> Calendar:
-    for part in mail.iter_attachments():  # type: ignore[attr-defined]
-        if part.get_content_type() == "text/calendar":
-            assert part.get_param("method") == "REQUEST"
-            return Calendar.from_ical(part.get_payload(decode=True))
-    raise AssertionError("no calendar attachment")
+    assert isinstance(message, EmailMessage)
+    return join_link_in(message)

@@ -51,7 +51,7 @@ def test_durations_outside_five_minutes_to_four_hours_are_refused(minutes: int):
 
 
 def test_a_start_in_the_past_is_refused_with_the_date_shown():
-    with pytest.raises(StartInThePast, match="04.12.2026 um 09:59"):
+    with pytest.raises(StartInThePast, match=r"04\.12\.2026 um 09:59"):
         schedule(starts_at=NOW - timedelta(minutes=1))
 
 

@@ -1,0 +1,34 @@
+"""Whether a decided mail still makes sense at the moment it would go out."""
+
+from datetime import datetime
+
+from domain.appointment import Appointment
+from domain.outgoing_mail import MailKind, OutgoingMail
+
+ABOUT_THE_CANCELLATION = {
+    MailKind.CANCELLATION_CONFIRMATION,
+    MailKind.CANCELLED_BY_PRACTICE,
+    MailKind.CANCELLATION_NOTICE,
+}
+
+
+def reason_to_skip(
+    mail: OutgoingMail, appointment: Appointment, at: datetime
+) -> str | None:
+    if mail.kind in ABOUT_THE_CANCELLATION:
+        return None
+    if appointment.cancelled_at is not None:
+        return "Termin wurde abgesagt"
+    if appointment.is_finished:
+        return "Termin ist beendet"
+    if mail.kind is MailKind.REMINDER:
+        if mail.occasion != appointment.starts_at.isoformat():
+            return "Termin wurde verschoben"
+        if at >= appointment.starts_at:
+            return "Termin hat schon begonnen"
+    if (
+        mail.kind is MailKind.INVITATION_UPDATE
+        and mail.occasion != f"sequence:{appointment.sequence}"
+    ):
+        return "eine neuere Terminänderung folgt"
+    return None
