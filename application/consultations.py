@@ -23,7 +23,12 @@ from domain.errors import (
     UnknownPractitioner,
 )
 from domain.local_time import practice_time_to_utc
-from domain.practice import Practice, Practitioner, check_password_rules
+from domain.practice import (
+    Practice,
+    PracticeSettings,
+    Practitioner,
+    check_password_rules,
+)
 from domain.video_session import Role, VideoSession
 
 _on_conflict = retry(RecordConflictError, max_attempts=8, wait=0.01)
@@ -202,6 +207,55 @@ class Consultations(Leader[UUID]):
         if current != token_hash:
             raise UnknownLink()
         return appointment
+
+    # Cancelling, rescheduling, inviting again
+
+    @_on_conflict
+    def cancel_by_patient(self, appointment_id: UUID, at: datetime) -> Appointment:
+        appointment = self.appointment(appointment_id)
+        deadline = self.practice().cancellation_deadline_hours
+        appointment.cancel_by_patient(deadline_hours=deadline, at=at)
+        self.save(appointment)
+        return appointment
+
+    @_on_conflict
+    def cancel_by_practice(
+        self, practitioner_id: UUID, appointment_id: UUID, message: str, at: datetime
+    ) -> None:
+        appointment = self.practitioners_appointment(practitioner_id, appointment_id)
+        appointment.cancel_by_practice(message, at)
+        self.save(appointment)
+
+    @_on_conflict
+    def reschedule(
+        self,
+        practitioner_id: UUID,
+        appointment_id: UUID,
+        day: date,
+        clock: time,
+        duration_minutes: int,
+        at: datetime,
+    ) -> None:
+        appointment = self.practitioners_appointment(practitioner_id, appointment_id)
+        appointment.reschedule(practice_time_to_utc(day, clock), duration_minutes, at)
+        self.save(appointment)
+
+    @_on_conflict
+    def resend_invitation(
+        self, practitioner_id: UUID, appointment_id: UUID, at: datetime
+    ) -> None:
+        appointment = self.practitioners_appointment(practitioner_id, appointment_id)
+        appointment.resend_invitation(at)
+        self.save(appointment)
+
+    @_on_conflict
+    def change_practice_settings(
+        self, practitioner_id: UUID, settings: PracticeSettings, at: datetime
+    ) -> None:
+        self.practitioner(practitioner_id)
+        practice = self.practice()
+        practice.change_settings(settings, at)
+        self.save(practice)
 
     @_on_conflict
     def record_invitation_sent(self, appointment_id: UUID, at: datetime) -> None:

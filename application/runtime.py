@@ -25,6 +25,7 @@ from domain.outgoing_mail import OutgoingMail
 from domain.video_session import Role
 from processes.mail_dispatcher import MailDispatcher
 from processes.mailroom import Mailroom
+from processes.reminders import ReminderSweep
 from projections.calendar import CalendarView
 from projections.follower import LogFollower
 from projections.mail_queue import MailQueueView
@@ -70,6 +71,7 @@ class Runtime:
         self.calendar_follower = LogFollower(self.consultations, [self.calendar])
         self.mail_queue = MailQueueView()
         self.mail_queue_follower = LogFollower(self.mailroom, [self.mail_queue])
+        self.reminders = ReminderSweep(self.consultations, self.mailroom, self.calendar)
         self.dispatcher = MailDispatcher(
             consultations=self.consultations,
             mailroom=self.mailroom,
@@ -85,6 +87,14 @@ class Runtime:
         self.calendar_follower.pull()
         self.mail_queue_follower.pull()
         self._close_stale_presence()
+
+    def send_due_mail(self) -> int:
+        """Decides due reminders, then sends what is due; one round of the
+        background mail work."""
+        now = self.clock()
+        self.calendar_follower.pull()
+        self.reminders.run(now)
+        return self.dispatcher.dispatch_due(now)
 
     def close(self) -> None:
         self._runner.stop()

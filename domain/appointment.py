@@ -24,6 +24,7 @@ from domain.join_window import JoinWindow
 from domain.local_time import in_practice_time
 
 DEFAULT_DURATION_MINUTES = 15
+DURATION_CHOICES = (5, 10, 15, 20, 25, 30, 45, 50, 60, 90, 120)
 MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 240
 MAX_NOTE_LENGTH = 1000

@@ -26,7 +26,19 @@ class CalendarEntry:
     invitation_sent_at: datetime | None = None
     consent_given_at: datetime | None = None
     waiting_since: datetime | None = None
+    cancelled_by: str | None = None
+    cancelled_at: datetime | None = None
+    cancelled_late: bool = False
+    last_scheduled_at: datetime | None = None
     present: set[str] = field(default_factory=set)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in (
+            AppointmentStatus.COMPLETED,
+            AppointmentStatus.NO_SHOW,
+            AppointmentStatus.CANCELLED,
+        )
 
     @property
     def ends_at(self) -> datetime:
@@ -73,6 +85,15 @@ class CalendarView:
             if entry.practitioner_id == practitioner_id and entry.patient_is_waiting
         ]
         return sorted(waiting, key=lambda entry: entry.starts_at)
+
+    def reminders_due(self, lead: timedelta, at: datetime) -> list[CalendarEntry]:
+        return [
+            entry
+            for entry in self._entries.values()
+            if entry.is_open
+            and entry.starts_at - lead <= at < entry.starts_at
+            and (entry.last_scheduled_at or entry.scheduled_at) < entry.starts_at - lead
+        ]
 
     def with_someone_present(self) -> list[CalendarEntry]:
         return [entry for entry in self._entries.values() if entry.present]
@@ -132,6 +153,24 @@ class CalendarView:
     @apply.register
     def _(self, domain_event: Appointment.NoShowRecorded) -> None:
         self._entries[domain_event.originator_id].status = AppointmentStatus.NO_SHOW
+
+    @apply.register
+    def _(self, domain_event: Appointment.Cancelled) -> None:
+        entry = self._entries[domain_event.originator_id]
+        entry.status = AppointmentStatus.CANCELLED
+        entry.cancelled_by = domain_event.by
+        entry.cancelled_at = domain_event.at
+        entry.cancelled_late = domain_event.late
+
+    @apply.register
+    def _(self, domain_event: Appointment.Rescheduled) -> None:
+        entry = self._entries[domain_event.originator_id]
+        entry.starts_at = domain_event.starts_at
+        entry.duration_minutes = domain_event.duration_minutes
+        entry.last_scheduled_at = domain_event.at
+        entry.waiting_since = None
+        if entry.status is AppointmentStatus.WAITING:
+            entry.status = AppointmentStatus.CONSENTED
 
     @apply.register
     def _(self, domain_event: VideoSession.Opened) -> None:

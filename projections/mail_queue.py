@@ -6,14 +6,14 @@ from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
-from domain.outgoing_mail import DeliveryState, OutgoingMail
+from domain.outgoing_mail import DeliveryState, MailKind, OutgoingMail
 
 
 @dataclass
 class MailStatus:
     mail_id: UUID
     appointment_id: UUID
-    kind: str
+    kind: MailKind
     state: DeliveryState
     next_attempt_at: datetime
     last_error: str | None = None
@@ -22,6 +22,7 @@ class MailStatus:
 class MailQueueView:
     def __init__(self) -> None:
         self._mails: dict[UUID, MailStatus] = {}
+        self._by_appointment: dict[UUID, list[MailStatus]] = {}
 
     def due(self, at: datetime) -> list[MailStatus]:
         return sorted(
@@ -34,7 +35,7 @@ class MailQueueView:
         )
 
     def for_appointment(self, appointment_id: UUID) -> list[MailStatus]:
-        return [m for m in self._mails.values() if m.appointment_id == appointment_id]
+        return list(self._by_appointment.get(appointment_id, ()))
 
     @singledispatchmethod
     def apply(self, domain_event: Any) -> None:
@@ -42,13 +43,15 @@ class MailQueueView:
 
     @apply.register
     def _(self, domain_event: OutgoingMail.Queued) -> None:
-        self._mails[domain_event.originator_id] = MailStatus(
+        status = MailStatus(
             mail_id=domain_event.originator_id,
             appointment_id=domain_event.appointment_id,
-            kind=domain_event.kind,
+            kind=MailKind(domain_event.kind),
             state=DeliveryState.QUEUED,
             next_attempt_at=domain_event.at,
         )
+        self._mails[status.mail_id] = status
+        self._by_appointment.setdefault(status.appointment_id, []).append(status)
 
     @apply.register
     def _(self, domain_event: OutgoingMail.Delivered) -> None:

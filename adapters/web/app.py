@@ -16,10 +16,18 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from adapters.web import patient_pages, practitioner_pages, signaling
+from adapters.web import (
+    account_pages,
+    appointment_changes,
+    appointment_pages,
+    calendar_pages,
+    patient_pages,
+    settings_pages,
+    signaling,
+)
 from adapters.web.access_log import AccessLog
 from adapters.web.context import WebContext
-from adapters.web.practitioner_pages import page
+from adapters.web.pages import page
 from adapters.web.security import BodySizeLimit, SecurityHeaders
 from application.runtime import Runtime
 from domain.errors import DomainError
@@ -71,7 +79,11 @@ def create_app(runtime: Runtime, announce_setup_link: bool = True) -> Starlette:
 
     app = Starlette(
         routes=[
-            *practitioner_pages.routes,
+            *account_pages.routes,
+            *calendar_pages.routes,
+            *appointment_pages.routes,
+            *appointment_changes.routes,
+            *settings_pages.routes,
             *patient_pages.routes,
             *signaling.routes,
             Mount(
@@ -157,9 +169,7 @@ async def _send_mail(context: WebContext) -> None:
     while True:
         context.mail_wanted.clear()
         try:
-            await run_in_threadpool(
-                context.runtime.dispatcher.dispatch_due, context.now()
-            )
+            await run_in_threadpool(context.runtime.send_due_mail)
         except Exception:
             logger.exception("Mail dispatch failed; trying again")
         with contextlib.suppress(TimeoutError):

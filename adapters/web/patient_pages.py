@@ -8,11 +8,11 @@ from starlette.routing import Route
 
 from adapters.web.context import web_context
 from adapters.web.forms import FormProblem, checkbox, read_form, text_field
-from adapters.web.practitioner_pages import page
+from adapters.web.pages import page, problem_message, problem_status
 from application.consultations import UnknownLink
 from domain.access_token import TokenPurpose
 from domain.appointment import CURRENT_TERMS_VERSION, Appointment
-from domain.errors import DomainError, JoinWindowNotOpenYet
+from domain.errors import AlreadyCancelled, DomainError, JoinWindowNotOpenYet
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +104,69 @@ async def consent(request: Request) -> Response:
 
 async def cancellation(request: Request) -> Response:
     appointment = await _appointment(request, TokenPurpose.CANCEL)
+    return await _cancellation_page(request, appointment)
+
+
+async def _cancellation_page(
+    request: Request,
+    appointment: Appointment,
+    status_code: int = 200,
+    error: str | None = None,
+) -> Response:
+    context = web_context(request)
     people = await _practice_and_practitioner(request, appointment)
-    return page(request, "cancel.html", appointment=appointment, **people)
+    settings = people["practice"].settings
+    if appointment.cancelled_at is None and (
+        appointment.is_finished
+        or appointment.admitted_at is not None
+        or context.now() >= appointment.starts_at
+    ):
+        return page(
+            request,
+            "message.html",
+            409,
+            title="Absage nicht mehr möglich",
+            message="Der Termin hat bereits begonnen oder ist vorbei und kann nicht "
+            "mehr online abgesagt werden. Bitte wenden Sie sich direkt an Ihre "
+            "Praxis.",
+        )
+    return page(
+        request,
+        "cancel.html",
+        status_code,
+        appointment=appointment,
+        token=request.path_params["token"],
+        settings=settings,
+        late=appointment.cancellation_is_late(
+            settings.cancellation_deadline_hours, context.now()
+        ),
+        error=error,
+        **people,
+    )
+
+
+async def cancel(request: Request) -> Response:
+    context = web_context(request)
+    token = request.path_params["token"]
+    appointment = await _appointment(request, TokenPurpose.CANCEL)
+    try:
+        form = await read_form(request)
+        if not checkbox(form, "confirmed"):
+            raise FormProblem("Bitte bestätigen Sie, dass Sie absagen möchten.")
+        await context.command(
+            context.runtime.consultations.cancel_by_patient,
+            appointment.id,
+            context.now(),
+        )
+    except AlreadyCancelled:
+        return RedirectResponse(f"/c/{token}", status_code=303)
+    except (FormProblem, DomainError) as problem:
+        return await _cancellation_page(
+            request, appointment, problem_status(problem), problem_message(problem)
+        )
+    await context.rooms.end(appointment.id)
+    logger.info("Appointment cancelled by the patient")
+    return RedirectResponse(f"/c/{token}", status_code=303)
 
 
 async def terms(request: Request) -> Response:
@@ -136,6 +197,7 @@ routes = [
     Route("/j/{token}", join, methods=["GET"]),
     Route("/j/{token}/einwilligung", consent, methods=["POST"]),
     Route("/c/{token}", cancellation, methods=["GET"]),
+    Route("/c/{token}", cancel, methods=["POST"]),
     Route("/nutzungsbedingungen", terms, methods=["GET"]),
     Route("/datenschutz", privacy, methods=["GET"]),
     Route("/technikcheck", tech_check, methods=["GET"]),

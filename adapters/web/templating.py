@@ -15,6 +15,10 @@ def _short_time(instant: datetime) -> str:
     return f"{in_practice_time(instant):%H:%M}"
 
 
+def _short_date(instant: datetime) -> str:
+    return f"{in_practice_time(instant):%d.%m.}"
+
+
 def _weekday(instant: datetime) -> str:
     return WEEKDAYS[in_practice_time(instant).weekday()]
 
@@ -22,5 +26,6 @@ def _weekday(instant: datetime) -> str:
 templates.env.filters["long_date"] = long_date
 templates.env.filters["clock_time"] = clock_time
 templates.env.filters["short_time"] = _short_time
+templates.env.filters["short_date"] = _short_date
 templates.env.filters["weekday"] = _weekday
 templates.env.filters["iso"] = lambda instant: instant.isoformat()

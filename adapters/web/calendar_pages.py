@@ -1,0 +1,173 @@
+"""The practitioner's calendar: day and week, the waiting room, scheduling."""
+
+import logging
+from datetime import date, datetime, time, timedelta
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from adapters.web.context import logged_in_practitioner, web_context
+from adapters.web.forms import (
+    FormProblem,
+    date_field,
+    int_field,
+    read_form,
+    text_field,
+    time_field,
+)
+from adapters.web.pages import login_redirect, page, problem_message, problem_status
+from application.consultations import ScheduleRequest
+from domain.appointment import DEFAULT_DURATION_MINUTES, DURATION_CHOICES
+from domain.errors import DomainError
+from domain.local_time import PRACTICE_TIMEZONE, in_practice_time, practice_time_to_utc
+
+logger = logging.getLogger(__name__)
+
+
+async def calendar(request: Request) -> Response:
+    practitioner_id = logged_in_practitioner(request)
+    if practitioner_id is None:
+        return login_redirect(request)
+    return await render_calendar(request, practitioner_id)
+
+
+async def render_calendar(
+    request: Request,
+    practitioner_id: UUID,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    form_values: dict[str, str] | None = None,
+) -> Response:
+    context = web_context(request)
+    now = context.now()
+    today = in_practice_time(now).date()
+    view = "week" if request.query_params.get("ansicht") == "woche" else "day"
+    try:
+        shown_day = date.fromisoformat(request.query_params.get("datum", ""))
+    except ValueError:
+        shown_day = today
+
+    if view == "week":
+        first_day = shown_day - timedelta(days=shown_day.weekday())
+        days = [first_day + timedelta(days=offset) for offset in range(7)]
+        step = timedelta(days=7)
+    else:
+        days = [shown_day]
+        step = timedelta(days=1)
+    groups = [
+        (day, context.runtime.calendar.between(practitioner_id, *_day_bounds(day)))
+        for day in days
+    ]
+    upcoming_start, _ = _day_bounds(days[-1] + timedelta(days=1))
+    upcoming = context.runtime.calendar.between(
+        practitioner_id, upcoming_start, upcoming_start + timedelta(days=14)
+    )
+    practitioner = await context.query(
+        context.runtime.consultations.practitioner, practitioner_id
+    )
+    return page(
+        request,
+        "calendar.html",
+        status_code,
+        practitioner=practitioner,
+        view=view,
+        groups=groups,
+        upcoming=upcoming,
+        today=today,
+        shown_day=shown_day,
+        previous_day=(days[0] - step),
+        next_day=(days[0] + step),
+        waiting=context.runtime.calendar.waiting_for(practitioner_id),
+        durations=DURATION_CHOICES,
+        error=error,
+        form=form_values or _default_form(now),
+        notice=request.session.pop("notice", None),
+        mails_for=context.runtime.mail_queue.for_appointment,
+        now=now,
+    )
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), PRACTICE_TIMEZONE)
+    end = datetime.combine(day + timedelta(days=1), time(0), PRACTICE_TIMEZONE)
+    return start, end
+
+
+def _default_form(now: datetime) -> dict[str, str]:
+    local = in_practice_time(now) + timedelta(minutes=20)
+    local = local.replace(minute=(local.minute // 15) * 15, second=0, microsecond=0)
+    return {
+        "day": local.date().isoformat(),
+        "clock": f"{local:%H:%M}",
+        "duration": str(DEFAULT_DURATION_MINUTES),
+        "patient_name": "",
+        "patient_email": "",
+        "note": "",
+    }
+
+
+async def schedule(request: Request) -> Response:
+    practitioner_id = logged_in_practitioner(request)
+    if practitioner_id is None:
+        return login_redirect(request)
+    context = web_context(request)
+    values: dict[str, str] = {}
+    try:
+        form = await read_form(request)
+        values = {
+            "patient_name": text_field(form, "patient_name", "Name", 200),
+            "patient_email": text_field(form, "patient_email", "E-Mail-Adresse", 254),
+            "day": text_field(form, "day", "Datum", 10),
+            "clock": text_field(form, "clock", "Uhrzeit", 8),
+            "duration": text_field(form, "duration", "Dauer", 6),
+            "note": text_field(form, "note", "Hinweis", 1000),
+        }
+        schedule_request = ScheduleRequest(
+            patient_name=values["patient_name"],
+            patient_email=values["patient_email"],
+            day=date_field(form, "day", "Datum"),
+            clock=time_field(form, "clock", "Uhrzeit"),
+            duration_minutes=int_field(form, "duration", "Dauer"),
+            note=values["note"],
+        )
+        await context.command(
+            context.runtime.consultations.schedule_appointment,
+            practitioner_id,
+            schedule_request,
+            context.now(),
+        )
+    except (FormProblem, DomainError) as problem:
+        if isinstance(problem, FormProblem) and problem.status_code == 403:
+            return page(
+                request,
+                "message.html",
+                403,
+                title="Formular abgelaufen",
+                message=problem.message,
+            )
+        return await render_calendar(
+            request,
+            practitioner_id,
+            status_code=problem_status(problem),
+            error=problem_message(problem),
+            form_values={**_default_form(context.now()), **values},
+        )
+    logger.info("Appointment scheduled")
+    starts = practice_time_to_utc(schedule_request.day, schedule_request.clock)
+    request.session["notice"] = (
+        f"Termin am {in_practice_time(starts):%d.%m.%Y um %H:%M} Uhr geplant. "
+        "Die Einladung wird jetzt versendet."
+    )
+    return RedirectResponse(f"/?datum={schedule_request.day.isoformat()}", 303)
+
+
+# One appointment: details and the video room
+
+
+routes = [
+    Route("/", calendar, methods=["GET"]),
+    Route("/termine", schedule, methods=["POST"]),
+]
