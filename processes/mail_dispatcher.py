@@ -6,6 +6,7 @@ for the practitioner to see, and not retried.
 """
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
@@ -45,9 +46,14 @@ class MailDispatcher:
         self._queue_follower = queue_follower
         self._compose = compose
         self._transport = transport
+        self._one_round_at_a_time = threading.Lock()
 
     def dispatch_due(self, at: datetime) -> int:
         """Sends every mail that is due; returns how many were delivered."""
+        with self._one_round_at_a_time:
+            return self._dispatch_due(at)
+
+    def _dispatch_due(self, at: datetime) -> int:
         self._queue_follower.pull()
         delivered = 0
         for status in self._queue.due(at):

@@ -51,7 +51,12 @@ HTTP_TITLES = {
 }
 
 
-def create_app(runtime: Runtime, announce_setup_link: bool = True) -> Starlette:
+def create_app(
+    runtime: Runtime,
+    announce_setup_link: bool = True,
+    send_mail_in_process: bool = True,
+) -> Starlette:
+    """`send_mail_in_process=False` leaves mail to another process (a worker)."""
     context = WebContext(runtime)
 
     @contextlib.asynccontextmanager
@@ -66,10 +71,9 @@ def create_app(runtime: Runtime, announce_setup_link: bool = True) -> Starlette:
                 f"(30 Minuten gültig):\n  {runtime.link('/einrichtung/' + token)}\n",
                 flush=True,
             )
-        tasks = [
-            asyncio.create_task(_follow_the_log(context)),
-            asyncio.create_task(_send_mail(context)),
-        ]
+        tasks = [asyncio.create_task(_follow_the_log(context))]
+        if send_mail_in_process:
+            tasks.append(asyncio.create_task(_send_mail(context)))
         try:
             yield
         finally:

@@ -70,8 +70,8 @@ def time_field(form: FormData, name: str, label: str) -> time:
 
 
 def int_field(form: FormData, name: str, label: str) -> int:
-    raw = text_field(form, name, label, 6)
-    if not raw.strip().isdigit():
+    raw = text_field(form, name, label, 6).strip()
+    if not raw.removeprefix("-").isdigit():
         raise FormProblem(f"Bitte geben Sie eine ganze Zahl an ({label}).")
     return int(raw)
 

@@ -77,7 +77,8 @@ class RoomHub:
             room = self._rooms.setdefault(
                 participant.appointment_id, Room(participant.appointment_id)
             )
-            room.call_allowed = call_allowed
+            # An admission may have landed while this socket was being set up.
+            room.call_allowed = room.call_allowed or call_allowed
             previous = room.members.get(participant.role)
             room.members[participant.role] = participant
         if previous is not None:
@@ -119,6 +120,8 @@ class RoomHub:
     async def relay(self, sender: Participant, message: dict[str, Any]) -> bool:
         room = self._rooms.get(sender.appointment_id)
         if room is None or not room.call_allowed:
+            return False
+        if room.members.get(sender.role) is not sender:
             return False
         receiver = room.other(sender)
         if receiver is None:

@@ -4,6 +4,7 @@ import hmac
 import secrets
 import time
 from collections import deque
+from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -133,13 +134,16 @@ def csrf_is_valid(request: Request, submitted: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), submitted.encode())
 
 
-def same_origin(connection: HTTPConnection) -> bool:
-    """A WebSocket from another site must not ride on our cookies."""
+def same_origin(connection: HTTPConnection, public_base_url: str) -> bool:
+    """A WebSocket from another site must not ride on our cookies. Behind a
+    proxy that ends TLS, the page's origin is the public base URL."""
     origin = connection.headers.get("origin")
     host = connection.headers.get("host")
     if origin is None or host is None:
         return False
-    return origin.split("://", 1)[-1] == host
+    scheme = "https" if connection.url.scheme in ("https", "wss") else "http"
+    public = urlsplit(public_base_url)
+    return origin in (f"{scheme}://{host}", f"{public.scheme}://{public.netloc}")
 
 
 class LoginThrottle:

@@ -61,7 +61,7 @@ async def refuse(websocket: WebSocket, code: int, reason: str) -> None:
 
 async def patient_signaling(websocket: WebSocket) -> None:
     context = web_context(websocket)
-    if not same_origin(websocket):
+    if not same_origin(websocket, context.runtime.settings.base_url):
         await refuse(websocket, CLOSE_FORBIDDEN, "Ungültige Herkunft.")
         return
     consultations = context.runtime.consultations
@@ -90,7 +90,9 @@ async def patient_signaling(websocket: WebSocket) -> None:
 async def practitioner_signaling(websocket: WebSocket) -> None:
     context = web_context(websocket)
     practitioner_id = logged_in_practitioner(websocket)
-    if practitioner_id is None or not same_origin(websocket):
+    if practitioner_id is None or not same_origin(
+        websocket, context.runtime.settings.base_url
+    ):
         await refuse(websocket, CLOSE_FORBIDDEN, "Bitte melden Sie sich an.")
         return
     consultations = context.runtime.consultations
@@ -170,7 +172,9 @@ async def _serve(
 async def practice_feed(websocket: WebSocket) -> None:
     context = web_context(websocket)
     practitioner_id = logged_in_practitioner(websocket)
-    if practitioner_id is None or not same_origin(websocket):
+    if practitioner_id is None or not same_origin(
+        websocket, context.runtime.settings.base_url
+    ):
         await refuse(websocket, CLOSE_FORBIDDEN, "Bitte melden Sie sich an.")
         return
     await websocket.accept()

@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd) that keeps what it receives."""
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -22,7 +23,17 @@ class _Keeper:
     def __init__(self, mailbox: "Mailbox") -> None:
         self.mailbox = mailbox
 
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if any(word in address for word in self.mailbox.refused_words):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.mailbox.delay_seconds:
+            await asyncio.sleep(self.mailbox.delay_seconds)
         message = email.message_from_bytes(
             envelope.content, policy=email.policy.default
         )
@@ -34,11 +45,21 @@ class _Keeper:
 
 
 class Mailbox:
-    def __init__(self) -> None:
+    """Keeps every message the way a mail store does; `refused_words` makes it
+    refuse recipients for good, `delay_seconds` makes it slow to accept."""
+
+    def __init__(
+        self,
+        port: int | None = None,
+        refused_words: tuple[str, ...] = (),
+        delay_seconds: float = 0,
+    ) -> None:
         self.messages: list[EmailMessage] = []
         self.recipients: list[list[str]] = []
         self.lock = threading.Lock()
-        self.port = free_port()
+        self.refused_words = refused_words
+        self.delay_seconds = delay_seconds
+        self.port = port or free_port()
         self._controller = Controller(
             _Keeper(self), hostname="127.0.0.1", port=self.port
         )
@@ -52,6 +73,14 @@ class Mailbox:
 
     def stop(self) -> None:
         self._controller.stop()
+
+    def message_ids(self) -> list[str]:
+        with self.lock:
+            return [str(message["Message-ID"]) for message in self.messages]
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if address in str(m["To"])]
 
     def wait_for(
         self, matches: Callable[[EmailMessage], bool], timeout: float = 15

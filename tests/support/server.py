@@ -86,3 +86,10 @@ class RunningServer:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
+                self._process.wait()
+
+    def kill_hard(self) -> None:
+        """SIGKILL: no clean-up, as when a machine loses power."""
+        assert self._process is not None
+        self._process.kill()
+        self._process.wait()
