@@ -61,8 +61,12 @@ class SmtpTransport:
             raise TransientMailError(
                 f"Mailserver antwortet {error.smtp_code}"
             ) from None
-        except (OSError, smtplib.SMTPException) as error:
-            raise TransientMailError(type(error).__name__) from None
+        except OSError:
+            raise TransientMailError("Mailserver nicht erreichbar") from None
+        except smtplib.SMTPException as error:
+            raise TransientMailError(
+                f"Mailserver-Fehler ({type(error).__name__})"
+            ) from None
         if refused:
             raise PermanentMailError(_describe_refusal(refused))
 
