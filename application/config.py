@@ -5,6 +5,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -45,10 +46,19 @@ def load_settings(
         raise ConfigurationError(
             "SPRECHZIMMER_BASE_URL must start with http:// or https://"
         )
+    smtp_url = get("SMTP_URL")
+    if smtp_url and (
+        urlsplit(smtp_url).scheme not in ("smtp", "smtps")
+        or not urlsplit(smtp_url).hostname
+    ):
+        raise ConfigurationError(
+            "SPRECHZIMMER_SMTP_URL must look like smtp://host:587?starttls=true "
+            "or smtps://user:password@host:465"
+        )
     return Settings(
         data_dir=data_dir,
         base_url=base_url,
-        smtp_url=get("SMTP_URL") or None,
+        smtp_url=smtp_url or None,
         mail_from=get("MAIL_FROM", "videosprechstunde@localhost"),
         secret_key=_secret_key(get("SECRET_KEY"), data_dir),
         ice_servers=_ice_servers(get("ICE_SERVERS", "[]")),

@@ -56,12 +56,15 @@ class MailDispatcher:
     def _dispatch_due(self, at: datetime) -> int:
         self._queue_follower.pull()
         delivered = 0
-        for status in self._queue.due(at):
-            mail = self._mailroom.mail(status.mail_id)
-            if mail.state is not DeliveryState.QUEUED:
-                continue
-            if self._send(mail, at):
-                delivered += 1
+        try:
+            for status in self._queue.due(at):
+                mail = self._mailroom.mail(status.mail_id)
+                if mail.state is not DeliveryState.QUEUED:
+                    continue
+                if self._send(mail, at):
+                    delivered += 1
+        finally:
+            self._transport.finish_round()
         self._queue_follower.pull()
         return delivered
 

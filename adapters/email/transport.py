@@ -4,6 +4,8 @@ import logging
 import os
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +27,9 @@ class PermanentMailError(Exception):
 class MailTransport(Protocol):
     def send(self, message: EmailMessage) -> None: ...
 
+    def finish_round(self) -> None:
+        """The dispatcher has sent what was due; release connections."""
+
 
 class SmtpTransport:
     """Configured by a URL: smtp://user:password@host:587?starttls=true, or
@@ -44,31 +49,35 @@ class SmtpTransport:
         self.password = unquote(parts.password) if parts.password else None
         options = parse_qs(parts.query)
         self.starttls = options.get("starttls", ["false"])[0].lower() in ("1", "true")
+        self._server: smtplib.SMTP | None = None
 
     def send(self, message: EmailMessage) -> None:
+        """Hands one mail over, on this round's connection if there is one.
+        After any error the connection is dropped; the next mail opens anew."""
         try:
-            with self._connect() as server:
-                if self.username and self.password:
-                    server.login(self.username, self.password)
-                refused = server.send_message(message)
-        except smtplib.SMTPRecipientsRefused as error:
-            raise PermanentMailError(_describe_refusal(error.recipients)) from None
-        except smtplib.SMTPResponseException as error:
-            if 500 <= error.smtp_code < 600:
-                raise PermanentMailError(
-                    f"Mailserver lehnt ab: {error.smtp_code}"
-                ) from None
-            raise TransientMailError(
-                f"Mailserver antwortet {error.smtp_code}"
-            ) from None
-        except OSError:
-            raise TransientMailError("Mailserver nicht erreichbar") from None
-        except smtplib.SMTPException as error:
-            raise TransientMailError(
-                f"Mailserver-Fehler ({type(error).__name__})"
-            ) from None
+            with _translated_errors():
+                refused = self._session().send_message(message)
+        except BaseException:
+            self.finish_round()
+            raise
         if refused:
             raise PermanentMailError(_describe_refusal(refused))
+
+    def finish_round(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            try:
+                server.quit()
+            except (OSError, smtplib.SMTPException):
+                server.close()
+
+    def _session(self) -> smtplib.SMTP:
+        if self._server is None:
+            server = self._connect()
+            if self.username and self.password:
+                server.login(self.username, self.password)
+            self._server = server
+        return self._server
 
     def _connect(self) -> smtplib.SMTP:
         if self.implicit_tls:
@@ -82,6 +91,26 @@ class SmtpTransport:
         if self.starttls:
             server.starttls(context=ssl.create_default_context())
         return server
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    try:
+        yield
+    except smtplib.SMTPRecipientsRefused as error:
+        raise PermanentMailError(_describe_refusal(error.recipients)) from None
+    except smtplib.SMTPResponseException as error:
+        if 500 <= error.smtp_code < 600:
+            raise PermanentMailError(
+                f"Mailserver lehnt ab: {error.smtp_code}"
+            ) from None
+        raise TransientMailError(f"Mailserver antwortet {error.smtp_code}") from None
+    except OSError:
+        raise TransientMailError("Mailserver nicht erreichbar") from None
+    except smtplib.SMTPException as error:
+        raise TransientMailError(
+            f"Mailserver-Fehler ({type(error).__name__})"
+        ) from None
 
 
 def _describe_refusal(recipients: dict[str, tuple[int, bytes]]) -> str:
@@ -107,6 +136,9 @@ class OutboxFolder:
             path = self.folder / f"{stem}.html"
             self._write_atomically(path, page.encode())
             logger.info("Mail placed in the outbox; open %s", path.resolve().as_uri())
+
+    def finish_round(self) -> None:
+        """Files need no connection."""
 
     @staticmethod
     def _write_atomically(path: Path, content: bytes) -> None:
