@@ -8,7 +8,7 @@ right after each save, and mail goes out from a background loop.
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any
 from uuid import UUID
 
@@ -127,7 +127,7 @@ class Runtime:
 
     def compose_mail(
         self, mail: OutgoingMail, appointment: Appointment, at: datetime
-    ) -> EmailMessage:
+    ) -> Message:
         practice = self.consultations.practice()
         practitioner = self.consultations.practitioner(appointment.practitioner_id)
         join_token = self.consultations.link_token(appointment, TokenPurpose.JOIN)

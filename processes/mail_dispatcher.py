@@ -9,7 +9,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from email.message import EmailMessage
+from email.message import Message
 
 from adapters.email.transport import (
     MailTransport,
@@ -26,7 +26,7 @@ from projections.mail_queue import MailQueueView
 
 logger = logging.getLogger(__name__)
 
-Composer = Callable[[OutgoingMail, Appointment, datetime], EmailMessage]
+Composer = Callable[[OutgoingMail, Appointment, datetime], Message]
 
 
 class MailDispatcher:

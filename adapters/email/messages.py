@@ -1,11 +1,16 @@
 """Every e-mail Sprechzimmer sends: German plain text and HTML, and for the
-patient's calendar an .ics that adds, updates or removes the entry."""
+patient's calendar an .ics that adds, updates or removes the entry.
+
+Built with the classic MIME classes: they compose several times faster than
+EmailMessage with the modern policy, which parses every header it is given."""
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
 
@@ -64,45 +69,61 @@ class MailContext:
 
 def compose_mail(
     kind: MailKind, appointment: Appointment, context: MailContext, at: datetime
-) -> EmailMessage:
+) -> Message:
     facts = _facts(appointment, context)
-    message = EmailMessage()
-    message["Subject"] = SUBJECTS[kind].format(**facts)
-    message["From"] = Address(context.practice.name, addr_spec=context.sender_address)
+    body = MIMEMultipart("alternative")
+    body.attach(_text(f"{kind.value}.txt", facts, "plain"))
+    body.attach(_text(f"{kind.value}.html", facts, "html"))
+
+    method = CALENDAR_METHOD.get(kind)
+    message: Message = body
+    if method is not None:
+        message = MIMEMultipart("mixed")
+        message.attach(body)
+        message.attach(_calendar_part(appointment, context, method, at))
+
     if kind.goes_to_practice:
-        practice_address = (
-            context.practice.notification_email or context.practitioner_email
+        recipient = (
+            context.practice.name,
+            context.practice.notification_email or context.practitioner_email,
         )
-        message["To"] = Address(context.practice.name, addr_spec=practice_address)
     else:
-        message["To"] = Address(
-            appointment.patient_name, addr_spec=appointment.patient_email
-        )
+        recipient = (appointment.patient_name, appointment.patient_email)
+    message["Subject"] = Header(SUBJECTS[kind].format(**facts), "utf-8").encode()
+    message["From"] = formataddr(
+        (context.practice.name, context.sender_address), "utf-8"
+    )
+    message["To"] = formataddr(recipient, "utf-8")
     message["Date"] = format_datetime(at)
     message["Message-ID"] = context.message_id
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(_templates.get_template(f"{kind.value}.txt").render(facts))
-    message.add_alternative(
-        _templates.get_template(f"{kind.value}.html").render(facts), subtype="html"
-    )
-
-    method = CALENDAR_METHOD.get(kind)
-    if method is not None:
-        message.add_attachment(
-            appointment_calendar(
-                appointment,
-                method=method,
-                practice_name=context.practice.name,
-                organizer_email=context.sender_address,
-                join_link=context.links.join,
-                stamped_at=at,
-            ),
-            maintype="text",
-            subtype="calendar",
-            filename="videosprechstunde.ics",
-            params={"method": method},
-        )
     return message
+
+
+def _text(template: str, facts: dict[str, Any], subtype: str) -> MIMEText:
+    return MIMEText(_templates.get_template(template).render(facts), subtype, "utf-8")
+
+
+def _calendar_part(
+    appointment: Appointment, context: MailContext, method: str, at: datetime
+) -> MIMEText:
+    part = MIMEText(
+        appointment_calendar(
+            appointment,
+            method=method,
+            practice_name=context.practice.name,
+            organizer_email=context.sender_address,
+            join_link=context.links.join,
+            stamped_at=at,
+        ).decode(),
+        "calendar",
+        "utf-8",
+    )
+    part.set_param("method", method)
+    part.add_header(
+        "Content-Disposition", "attachment", filename="videosprechstunde.ics"
+    )
+    return part
 
 
 def _facts(appointment: Appointment, context: MailContext) -> dict[str, Any]:

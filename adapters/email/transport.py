@@ -6,7 +6,7 @@ import smtplib
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -25,7 +25,7 @@ class PermanentMailError(Exception):
 
 
 class MailTransport(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: Message) -> None: ...
 
     def finish_round(self) -> None:
         """The dispatcher has sent what was due; release connections."""
@@ -51,7 +51,7 @@ class SmtpTransport:
         self.starttls = options.get("starttls", ["false"])[0].lower() in ("1", "true")
         self._server: smtplib.SMTP | None = None
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         """Hands one mail over, on this round's connection if there is one.
         After any error the connection is dropped; the next mail opens anew."""
         try:
@@ -127,15 +127,19 @@ class OutboxFolder:
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         stem = _file_stem(str(message["Message-ID"]))
         self._write_atomically(self.folder / f"{stem}.eml", bytes(message))
-        html = message.get_body(preferencelist=("html",))
-        if html is not None:
-            page = html.get_content() if isinstance(html, EmailMessage) else ""
-            path = self.folder / f"{stem}.html"
-            self._write_atomically(path, page.encode())
-            logger.info("Mail placed in the outbox; open %s", path.resolve().as_uri())
+        for part in message.walk():
+            if part.get_content_type() == "text/html":
+                page = part.get_payload(decode=True)
+                assert isinstance(page, bytes)
+                path = self.folder / f"{stem}.html"
+                self._write_atomically(path, page)
+                logger.info(
+                    "Mail placed in the outbox; open %s", path.resolve().as_uri()
+                )
+                break
 
     def finish_round(self) -> None:
         """Files need no connection."""

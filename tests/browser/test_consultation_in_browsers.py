@@ -7,7 +7,12 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import FRAMES_DECODED, chromium, screenshot
+from tests.support.browser import (
+    FRAMES_DECODED,
+    chromium,
+    screenshot,
+    screenshots_on_failure,
+)
 from tests.support.mailbox import Mailbox
 from tests.support.practice import PASSWORD, join_link_in, soon
 from tests.support.server import RunningServer
@@ -75,55 +80,56 @@ def test_patient_is_invited_waits_is_admitted_and_both_see_each_other(
             ["camera", "microphone"], origin=server.base_url
         )
         patient = patient_context.new_page()
-        patient.goto(join_link)
-        patient.get_by_text("Ich bin Erika Mustermann").click()
-        patient.get_by_text("Ich habe die").locator("..").locator("input").check()
-        patient.get_by_role("button", name="Weiter zu Kamera und Mikrofon").click()
-        patient.get_by_role("button", name="Kamera und Mikrofon freigeben").click()
-        patient.get_by_role("button", name="Ins Wartezimmer").click()
-        expect(
-            patient.get_by_role("heading", name="Sie sind im Wartezimmer")
-        ).to_be_visible()
-        screenshot(patient, "patient-waiting-room")
+        with screenshots_on_failure("consultation", doctor=doctor, patient=patient):
+            patient.goto(join_link)
+            patient.get_by_text("Ich bin Erika Mustermann").click()
+            patient.get_by_text("Ich habe die").locator("..").locator("input").check()
+            patient.get_by_role("button", name="Weiter zu Kamera und Mikrofon").click()
+            patient.get_by_role("button", name="Kamera und Mikrofon freigeben").click()
+            patient.get_by_role("button", name="Ins Wartezimmer").click()
+            expect(
+                patient.get_by_role("heading", name="Sie sind im Wartezimmer")
+            ).to_be_visible()
+            screenshot(patient, "patient-waiting-room")
 
-        # The calendar shows the waiting patient without a reload.
-        waiting = doctor.locator("#waiting-list")
-        expect(waiting).to_contain_text("Erika Mustermann", timeout=10_000)
-        expect(doctor).to_have_title("(1) Wartezimmer · Kalender · Sprechzimmer")
-        waiting.get_by_role("link").first.click()
+            # The calendar shows the waiting patient without a reload.
+            waiting = doctor.locator("#waiting-list")
+            expect(waiting).to_contain_text("Erika Mustermann", timeout=10_000)
+            expect(doctor).to_have_title("(1) Wartezimmer · Kalender · Sprechzimmer")
+            waiting.get_by_role("link").first.click()
 
-        admit = doctor.get_by_role(
-            "button", name="Eintreten lassen und Gespräch starten"
-        )
-        expect(admit).to_be_enabled(timeout=10_000)
-        admit.click()
+            admit = doctor.get_by_role(
+                "button", name="Eintreten lassen und Gespräch starten"
+            )
+            expect(admit).to_be_enabled(timeout=10_000)
+            admit.click()
 
-        expect(doctor.locator("#security-badge")).to_be_visible(timeout=20_000)
-        expect(patient.locator("#security-badge")).to_be_visible(timeout=20_000)
-        expect(patient.locator("#security-text")).to_contain_text("Peer-to-Peer")
-        wait_for_frames(doctor)
-        wait_for_frames(patient)
+            expect(doctor.locator("#security-badge")).to_be_visible(timeout=20_000)
+            expect(patient.locator("#security-badge")).to_be_visible(timeout=20_000)
+            expect(patient.locator("#security-text")).to_contain_text("Peer-to-Peer")
+            wait_for_frames(doctor)
+            wait_for_frames(patient)
 
-        doctor_frames = frames_rise_for(doctor, 3.5)
-        patient_frames = frames_rise_for(patient, 0.5)
-        patient_frames += frames_rise_for(patient, 3.0)
-        screenshot(doctor, "practitioner-in-call")
-        screenshot(patient, "patient-in-call")
-        assert doctor_frames[-1] > doctor_frames[0] > 0, doctor_frames
-        assert all(b >= a for a, b in itertools.pairwise(doctor_frames))
-        assert patient_frames[-1] > patient_frames[0] > 0, patient_frames
+            doctor_frames = frames_rise_for(doctor, 3.5)
+            patient_frames = frames_rise_for(patient, 0.5)
+            patient_frames += frames_rise_for(patient, 3.0)
+            screenshot(doctor, "practitioner-in-call")
+            screenshot(patient, "patient-in-call")
+            assert doctor_frames[-1] > doctor_frames[0] > 0, doctor_frames
+            assert all(b >= a for a, b in itertools.pairwise(doctor_frames))
+            assert patient_frames[-1] > patient_frames[0] > 0, patient_frames
 
-        # The practitioner ends the appointment; the patient is told.
-        doctor.once("dialog", lambda dialog: dialog.accept())
-        doctor.get_by_role("button", name="Termin beenden").click()
-        expect(doctor.locator("#room-state")).to_have_text(
-            "Dieser Termin ist abgeschlossen."
-        )
-        expect(
-            patient.get_by_role("heading", name="Die Videosprechstunde ist beendet")
-        ).to_be_visible()
-        screenshot(patient, "patient-after-end")
+            # The practitioner ends the appointment; the patient is told.
+            doctor.once("dialog", lambda dialog: dialog.accept())
+            doctor.get_by_role("button", name="Termin beenden").click()
+            expect(doctor.locator("#room-state")).to_have_text(
+                "Dieser Termin ist abgeschlossen."
+            )
+            expect(
+                patient.get_by_role("heading", name="Die Videosprechstunde ist beendet")
+            ).to_be_visible()
+            screenshot(patient, "patient-after-end")
 
-        # The link is dead now.
-        patient.goto(join_link)
-        expect(patient.get_by_role("heading")).to_contain_text("Nicht möglich")
+            # The link is dead now.
+            patient.goto(join_link)
+            expect(patient.get_by_role("heading")).to_contain_text("Nicht möglich")

@@ -2,7 +2,7 @@
 
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -69,3 +69,16 @@ async () => {
   return frames;
 }
 """
+
+
+@contextmanager
+def screenshots_on_failure(name: str, **pages: Page) -> Iterator[None]:
+    """Saves what each page showed when a step failed, to look at later."""
+    try:
+        yield
+    except Exception:
+        for role, page in pages.items():
+            # The original failure matters more than a missing picture.
+            with suppress(Exception):
+                screenshot(page, f"FAILED-{name}-{role}")
+        raise
