@@ -25,6 +25,7 @@ class Settings:
     secret_key: bytes
     ice_servers: list[dict[str, Any]]
     cookie_secure: bool
+    forwarded_allow_ips: str | None = None
 
     @property
     def outbox_dir(self) -> Path:
@@ -63,6 +64,7 @@ def load_settings(
         secret_key=_secret_key(get("SECRET_KEY"), data_dir),
         ice_servers=_ice_servers(get("ICE_SERVERS", "[]")),
         cookie_secure=_flag(get("COOKIE_SECURE"), default=base_url.startswith("https")),
+        forwarded_allow_ips=get("FORWARDED_ALLOW_IPS") or None,
     )
 
 

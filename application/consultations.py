@@ -63,6 +63,9 @@ class ScheduleRequest:
 
 class Consultations(Leader[UUID]):
     name = "Consultations"
+    # Each reconnect adds two events to a video session; snapshots keep
+    # loading it quick however often someone reloads.
+    snapshotting_intervals = {VideoSession: 50}  # noqa: RUF012
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
@@ -272,13 +275,17 @@ class Consultations(Leader[UUID]):
         *,
         terms_version: str,
         name_confirmed: bool,
+        terms_accepted: bool,
         at: datetime,
     ) -> None:
         appointment = self.appointment(appointment_id)
         if appointment.consent_given_at is not None:
             return
         appointment.give_consent(
-            terms_version=terms_version, name_confirmed=name_confirmed, at=at
+            terms_version=terms_version,
+            name_confirmed=name_confirmed,
+            terms_accepted=terms_accepted,
+            at=at,
         )
         self.save(appointment)
 

@@ -22,6 +22,8 @@ from domain.errors import (
 )
 from domain.join_window import JoinWindow
 from domain.local_time import in_practice_time
+from domain.personal_data import HasPersonalData
+from domain.retention import shredding_deadline
 
 DEFAULT_DURATION_MINUTES = 15
 DURATION_CHOICES = (5, 10, 15, 20, 25, 30, 45, 50, 60, 90, 120)
@@ -68,7 +70,9 @@ def check_timing(starts_at: datetime, duration_minutes: int, at: datetime) -> No
 
 
 class Appointment(Aggregate):
-    class Scheduled(Aggregate.Created):
+    class Scheduled(Aggregate.Created, HasPersonalData):
+        personal_fields = ("patient_name", "patient_email", "note")
+
         practitioner_id: UUID
         patient_name: str
         patient_email: str
@@ -99,7 +103,9 @@ class Appointment(Aggregate):
     class NoShowRecorded(Aggregate.Event):
         at: datetime
 
-    class Cancelled(Aggregate.Event):
+    class Cancelled(Aggregate.Event, HasPersonalData):
+        personal_fields = ("message",)
+
         by: str
         message: str
         late: bool
@@ -113,6 +119,9 @@ class Appointment(Aggregate):
 
     class InvitationResent(Aggregate.Event):
         resend_number: int
+        at: datetime
+
+    class PersonalDataShredded(Aggregate.Event):
         at: datetime
 
     @classmethod
@@ -191,6 +200,7 @@ class Appointment(Aggregate):
         self.cancelled_late = False
         self.sequence = 0
         self.resend_count = 0
+        self.shredded_at: datetime | None = None
 
     @property
     def join_window(self) -> JoinWindow:
@@ -253,12 +263,22 @@ class Appointment(Aggregate):
         self.invitation_sent_at = at
 
     def give_consent(
-        self, *, terms_version: str, name_confirmed: bool, at: datetime
+        self,
+        *,
+        terms_version: str,
+        name_confirmed: bool,
+        terms_accepted: bool,
+        at: datetime,
     ) -> None:
         self.check_patient_may_enter(at)
         if not name_confirmed:
             raise ConsentMissing(
                 "Bitte bestätigen Sie, dass Sie die eingeladene Person sind."
+            )
+        if not terms_accepted:
+            raise ConsentMissing(
+                "Bitte stimmen Sie den Nutzungsbedingungen und den "
+                "Datenschutzhinweisen zu."
             )
         if terms_version != CURRENT_TERMS_VERSION:
             raise ConsentMissing(
@@ -415,3 +435,26 @@ class Appointment(Aggregate):
             raise AppointmentNotActive(
                 "Das Gespräch hat bereits begonnen; beenden Sie den Termin stattdessen."
             )
+
+    # Retention
+
+    @property
+    def ended_at(self) -> datetime:
+        """When the appointment stopped mattering: its cancellation, or the
+        later of its planned end and its actual end."""
+        if self.cancelled_at is not None:
+            return self.cancelled_at
+        finished = self.completed_at or self.no_show_recorded_at or self.ends_at
+        return max(finished, self.ends_at)
+
+    @property
+    def shredding_deadline(self) -> datetime:
+        return shredding_deadline(self.ended_at)
+
+    def record_shredding(self, at: datetime) -> None:
+        if self.shredded_at is None:
+            self._personal_data_shredded(at=at)
+
+    @event(PersonalDataShredded)
+    def _personal_data_shredded(self, at: datetime) -> None:
+        self.shredded_at = at

@@ -9,6 +9,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.contact import clean_email, clean_name
 from domain.errors import InvalidAccountDetails, InvalidPracticeSettings
 from domain.ids import derived_id
+from domain.personal_data import HasPersonalData
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
@@ -160,7 +161,9 @@ class Practitioner(Aggregate):
     """A practitioner's identity follows from the e-mail address they log in
     with, so logging in needs no index."""
 
-    class Registered(Aggregate.Created):
+    class Registered(Aggregate.Created, HasPersonalData):
+        personal_fields = ("name", "email")
+
         practice_id: UUID
         name: str
         email: str

@@ -78,7 +78,10 @@ def _serve(arguments: argparse.Namespace) -> int:
             ws_max_size=WS_MAX_MESSAGE_BYTES,
             log_level="info",
             server_header=False,
-            proxy_headers=False,
+            # Client addresses from X-Forwarded-For only from a trusted proxy,
+            # so login throttling counts real clients behind it.
+            proxy_headers=runtime.settings.forwarded_allow_ips is not None,
+            forwarded_allow_ips=runtime.settings.forwarded_allow_ips,
             access_log=False,
         )
     finally:

@@ -103,7 +103,7 @@ async def login_submit(request: Request) -> Response:
 
     client = request.client.host if request.client else "unknown"
     keys = (f"email:{email}", f"client:{client}")
-    if context.login_throttle.is_blocked(*keys):
+    if context.login_throttle.exceeded(*keys):
         return page(
             request,
             "login.html",
@@ -116,7 +116,7 @@ async def login_submit(request: Request) -> Response:
         context.runtime.consultations.authenticate, email, password
     )
     if practitioner_id is None:
-        context.login_throttle.record_failure(*keys)
+        context.login_throttle.record(*keys)
         return page(
             request,
             "login.html",
@@ -124,7 +124,9 @@ async def login_submit(request: Request) -> Response:
             email=email,
             error="E-Mail-Adresse oder Passwort stimmen nicht.",
         )
-    context.login_throttle.clear(*keys)
+    # Only the address is cleared: a colleague's success on the same network
+    # must not reset the count of guesses made from there.
+    context.login_throttle.clear(f"email:{email}")
     start_session(request, practitioner_id)
     return RedirectResponse("/", status_code=303)
 

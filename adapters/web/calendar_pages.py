@@ -10,8 +10,11 @@ from starlette.routing import Route
 
 from adapters.web.context import logged_in_practitioner, web_context
 from adapters.web.forms import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
     FormProblem,
     date_field,
+    echo,
     int_field,
     read_form,
     text_field,
@@ -48,6 +51,8 @@ async def render_calendar(
     try:
         shown_day = date.fromisoformat(request.query_params.get("datum", ""))
     except ValueError:
+        shown_day = today
+    if not EARLIEST_YEAR <= shown_day.year <= LATEST_YEAR:
         shown_day = today
 
     if view == "week":
@@ -117,21 +122,16 @@ async def schedule(request: Request) -> Response:
     values: dict[str, str] = {}
     try:
         form = await read_form(request)
-        values = {
-            "patient_name": text_field(form, "patient_name", "Name", 200),
-            "patient_email": text_field(form, "patient_email", "E-Mail-Adresse", 254),
-            "day": text_field(form, "day", "Datum", 10),
-            "clock": text_field(form, "clock", "Uhrzeit", 8),
-            "duration": text_field(form, "duration", "Dauer", 6),
-            "note": text_field(form, "note", "Hinweis", 1000),
-        }
+        values = echo(
+            form, "patient_name", "patient_email", "day", "clock", "duration", "note"
+        )
         schedule_request = ScheduleRequest(
-            patient_name=values["patient_name"],
-            patient_email=values["patient_email"],
+            patient_name=text_field(form, "patient_name", "Name", 200),
+            patient_email=text_field(form, "patient_email", "E-Mail-Adresse", 254),
             day=date_field(form, "day", "Datum"),
             clock=time_field(form, "clock", "Uhrzeit"),
             duration_minutes=int_field(form, "duration", "Dauer"),
-            note=values["note"],
+            note=text_field(form, "note", "Hinweis", 1000),
         )
         await context.command(
             context.runtime.consultations.schedule_appointment,

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from adapters.web.rooms import PracticeFeed, RoomHub
-from adapters.web.security import LoginThrottle
+from adapters.web.security import AttemptLimit
 from adapters.web.setup_link import SetupLink
 from application.runtime import Runtime
 from projections.calendar import CalendarEntry
@@ -23,7 +23,8 @@ class WebContext:
         self.runtime = runtime
         self.rooms = RoomHub()
         self.feed = PracticeFeed()
-        self.login_throttle = LoginThrottle()
+        self.login_throttle = AttemptLimit(max_attempts=5, window_seconds=300)
+        self.room_connects = AttemptLimit(max_attempts=30, window_seconds=60)
         self.setup_link = SetupLink()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.mail_wanted = asyncio.Event()

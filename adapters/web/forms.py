@@ -1,14 +1,25 @@
 """Reading submitted forms within limits, with clear messages."""
 
+import re
 from datetime import date, time
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
-from adapters.web.security import CSRF_FIELD, csrf_is_valid
+from adapters.web.security import (
+    CSRF_FIELD,
+    MAX_BODY_BYTES,
+    BodyTooLarge,
+    csrf_is_valid,
+)
 
 MAX_FIELDS = 20
-MAX_FIELD_BYTES = 4096
+# Each field has its own, smaller limit checked with a clear message; this one
+# only stops a single part from exceeding the whole body's limit.
+MAX_PART_BYTES = MAX_BODY_BYTES
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2100
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,6}")
 
 
 class FormProblem(Exception):
@@ -23,8 +34,10 @@ class FormProblem(Exception):
 async def read_form(request: Request) -> FormData:
     try:
         form = await request.form(
-            max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES
+            max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_PART_BYTES
         )
+    except BodyTooLarge:
+        raise
     except Exception:
         raise FormProblem(
             "Das Formular konnte nicht gelesen werden. Bitte laden Sie die Seite "
@@ -53,9 +66,15 @@ def text_field(form: FormData, name: str, label: str, max_length: int = 1000) ->
 def date_field(form: FormData, name: str, label: str) -> date:
     raw = text_field(form, name, label, 10)
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise FormProblem(f"Bitte geben Sie ein gültiges Datum an ({label}).") from None
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise FormProblem(
+            f"Bitte geben Sie ein gültiges Datum zwischen {EARLIEST_YEAR} und "
+            f"{LATEST_YEAR} an ({label})."
+        )
+    return day
 
 
 def time_field(form: FormData, name: str, label: str) -> time:
@@ -70,10 +89,19 @@ def time_field(form: FormData, name: str, label: str) -> time:
 
 
 def int_field(form: FormData, name: str, label: str) -> int:
-    raw = text_field(form, name, label, 6).strip()
-    if not raw.removeprefix("-").isdigit():
+    raw = text_field(form, name, label, 8).strip()
+    if not _WHOLE_NUMBER.fullmatch(raw):
         raise FormProblem(f"Bitte geben Sie eine ganze Zahl an ({label}).")
     return int(raw)
+
+
+def echo(form: FormData, *names: str, limit: int = 1000) -> dict[str, str]:
+    """What was typed, to show it again next to an error message."""
+    shown: dict[str, str] = {}
+    for name in names:
+        value = form.get(name, "")
+        shown[name] = value[:limit] if isinstance(value, str) else ""
+    return shown
 
 
 def checkbox(form: FormData, name: str) -> bool:

@@ -82,8 +82,8 @@ async def consent(request: Request) -> Response:
             context.runtime.consultations.give_consent,
             appointment.id,
             terms_version=text_field(form, "terms_version", "Fassung", 20),
-            name_confirmed=checkbox(form, "name_confirmed")
-            and checkbox(form, "terms_accepted"),
+            name_confirmed=checkbox(form, "name_confirmed"),
+            terms_accepted=checkbox(form, "terms_accepted"),
             at=context.now(),
         )
     except (FormProblem, DomainError) as problem:

@@ -1,6 +1,7 @@
 """Protections every response and every form gets."""
 
 import hmac
+import re
 import secrets
 import time
 from collections import deque
@@ -10,6 +11,9 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024
+_PLAIN_HOST = re.compile(
+    r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
@@ -27,7 +31,9 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
-        host = _header(scope, b"host") or "localhost"
+        host = _header(scope, b"host") or ""
+        if not _PLAIN_HOST.fullmatch(host):
+            host = "localhost"
         policy = (
             "default-src 'self'; script-src 'self'; style-src 'self'; "
             "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
@@ -146,20 +152,20 @@ def same_origin(connection: HTTPConnection, public_base_url: str) -> bool:
     return origin in (f"{scheme}://{host}", f"{public.scheme}://{public.netloc}")
 
 
-class LoginThrottle:
-    """Slows down password guessing: after a few failures for one address or
-    from one client, further attempts wait."""
+class AttemptLimit:
+    """Counts attempts per key in a sliding window: failed logins per address
+    and per client, connections per video room."""
 
-    def __init__(self, max_failures: int = 5, window_seconds: float = 300) -> None:
-        self.max_failures = max_failures
+    def __init__(self, max_attempts: int, window_seconds: float) -> None:
+        self.max_attempts = max_attempts
         self.window_seconds = window_seconds
         self._failures: dict[str, deque[float]] = {}
 
-    def is_blocked(self, *keys: str) -> bool:
+    def exceeded(self, *keys: str) -> bool:
         now = time.monotonic()
-        return any(len(self._recent(key, now)) >= self.max_failures for key in keys)
+        return any(len(self._recent(key, now)) >= self.max_attempts for key in keys)
 
-    def record_failure(self, *keys: str) -> None:
+    def record(self, *keys: str) -> None:
         now = time.monotonic()
         for key in keys:
             self._recent(key, now).append(now)

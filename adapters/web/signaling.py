@@ -24,6 +24,7 @@ from domain.video_session import Role
 logger = logging.getLogger(__name__)
 
 MAX_CLOSE_REASON_BYTES = 123
+TOO_MANY_CONNECTS = "Zu viele Verbindungsversuche. Bitte warten Sie eine Minute."
 
 
 class MessageRate:
@@ -71,6 +72,9 @@ async def patient_signaling(websocket: WebSocket) -> None:
             websocket.path_params["token"],
             TokenPurpose.JOIN,
         )
+        if _too_many_connects(context, appointment.id, Role.PATIENT):
+            await refuse(websocket, CLOSE_TOO_MANY, TOO_MANY_CONNECTS)
+            return
         participant = Participant(websocket, Role.PATIENT, appointment.id)
         await context.command(
             consultations.patient_enters_room,
@@ -89,11 +93,8 @@ async def patient_signaling(websocket: WebSocket) -> None:
 
 async def practitioner_signaling(websocket: WebSocket) -> None:
     context = web_context(websocket)
-    practitioner_id = logged_in_practitioner(websocket)
-    if practitioner_id is None or not same_origin(
-        websocket, context.runtime.settings.base_url
-    ):
-        await refuse(websocket, CLOSE_FORBIDDEN, "Bitte melden Sie sich an.")
+    practitioner_id = await _practitioner_or_refuse(context, websocket)
+    if practitioner_id is None:
         return
     consultations = context.runtime.consultations
     try:
@@ -107,6 +108,9 @@ async def practitioner_signaling(websocket: WebSocket) -> None:
         )
         if appointment.is_finished:
             await refuse(websocket, CLOSE_FORBIDDEN, "Dieser Termin ist beendet.")
+            return
+        if _too_many_connects(context, appointment.id, Role.PRACTITIONER):
+            await refuse(websocket, CLOSE_TOO_MANY, TOO_MANY_CONNECTS)
             return
         participant = Participant(websocket, Role.PRACTITIONER, appointment.id)
         await context.command(
@@ -128,6 +132,7 @@ async def practitioner_signaling(websocket: WebSocket) -> None:
 async def _serve(
     context: WebContext, participant: Participant, call_allowed: bool
 ) -> None:
+    """Serves an accepted socket of a participant whose joining is recorded."""
     websocket = participant.websocket
     rate = MessageRate()
     await context.rooms.enter(participant, call_allowed)
@@ -171,11 +176,8 @@ async def _serve(
 
 async def practice_feed(websocket: WebSocket) -> None:
     context = web_context(websocket)
-    practitioner_id = logged_in_practitioner(websocket)
-    if practitioner_id is None or not same_origin(
-        websocket, context.runtime.settings.base_url
-    ):
-        await refuse(websocket, CLOSE_FORBIDDEN, "Bitte melden Sie sich an.")
+    practitioner_id = await _practitioner_or_refuse(context, websocket)
+    if practitioner_id is None:
         return
     await websocket.accept()
     context.feed.subscribe(practitioner_id, websocket)
@@ -189,6 +191,28 @@ async def practice_feed(websocket: WebSocket) -> None:
         pass
     finally:
         context.feed.unsubscribe(practitioner_id, websocket)
+
+
+def _too_many_connects(context: WebContext, appointment_id: UUID, role: Role) -> bool:
+    """Reloading now and then is normal; hundreds of connections a minute are
+    not, and each one is recorded."""
+    key = f"{appointment_id}:{role.value}"
+    if context.room_connects.exceeded(key):
+        return True
+    context.room_connects.record(key)
+    return False
+
+
+async def _practitioner_or_refuse(
+    context: WebContext, websocket: WebSocket
+) -> UUID | None:
+    if not same_origin(websocket, context.runtime.settings.base_url):
+        await refuse(websocket, CLOSE_FORBIDDEN, "Ungültige Herkunft.")
+        return None
+    practitioner_id = logged_in_practitioner(websocket)
+    if practitioner_id is None:
+        await refuse(websocket, CLOSE_FORBIDDEN, "Bitte melden Sie sich an.")
+    return practitioner_id
 
 
 def _close_code(error: DomainError) -> int:

@@ -39,7 +39,10 @@ def appointment() -> Appointment:
 
 def consent(appointment: Appointment, at: datetime) -> None:
     appointment.give_consent(
-        terms_version=CURRENT_TERMS_VERSION, name_confirmed=True, at=at
+        terms_version=CURRENT_TERMS_VERSION,
+        name_confirmed=True,
+        terms_accepted=True,
+        at=at,
     )
 
 
@@ -69,13 +72,28 @@ def test_the_too_early_message_names_the_opening_in_german_time(appointment):
 def test_consent_needs_the_patient_to_confirm_who_they_are(appointment):
     with pytest.raises(ConsentMissing, match="eingeladene Person"):
         appointment.give_consent(
-            terms_version=CURRENT_TERMS_VERSION, name_confirmed=False, at=START
+            terms_version=CURRENT_TERMS_VERSION,
+            name_confirmed=False,
+            terms_accepted=True,
+            at=START,
+        )
+
+
+def test_consent_needs_the_terms_accepted(appointment):
+    with pytest.raises(ConsentMissing, match="Nutzungsbedingungen"):
+        appointment.give_consent(
+            terms_version=CURRENT_TERMS_VERSION,
+            name_confirmed=True,
+            terms_accepted=False,
+            at=START,
         )
 
 
 def test_consent_to_outdated_terms_is_refused(appointment):
     with pytest.raises(ConsentMissing, match="aktualisiert"):
-        appointment.give_consent(terms_version="1999-01", name_confirmed=True, at=START)
+        appointment.give_consent(
+            terms_version="1999-01", name_confirmed=True, terms_accepted=True, at=START
+        )
 
 
 def test_consent_is_recorded_with_time_and_terms_version(appointment):
