@@ -1,5 +1,7 @@
 """Settings from environment variables with the SPRECHZIMMER_ prefix."""
 
+import base64
+import binascii
 import os
 import secrets
 from dataclasses import dataclass
@@ -25,11 +27,23 @@ class Settings:
     secret_key: bytes
     ice_servers: list[dict[str, Any]]
     cookie_secure: bool
+    master_key: bytes = b""
+    audit_signing_key: bytes = b""
+    audit_checkpoint_seconds: float = 60.0
+    retention_interval_seconds: float = 600.0
     forwarded_allow_ips: str | None = None
 
     @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
+
+    @property
+    def key_store_path(self) -> Path:
+        return self.data_dir / "keys.sqlite"
+
+    @property
+    def audit_dir(self) -> Path:
+        return self.data_dir / "audit"
 
 
 def load_settings(
@@ -64,6 +78,14 @@ def load_settings(
         secret_key=_secret_key(get("SECRET_KEY"), data_dir),
         ice_servers=_ice_servers(get("ICE_SERVERS", "[]")),
         cookie_secure=_flag(get("COOKIE_SECURE"), default=base_url.startswith("https")),
+        master_key=_master_key(get("MASTER_KEY"), data_dir),
+        audit_signing_key=_generated_or_configured(
+            "AUDIT_SIGNING_KEY",
+            get("AUDIT_SIGNING_KEY"),
+            data_dir / "audit-signing.key",
+        ),
+        audit_checkpoint_seconds=_seconds(get("AUDIT_CHECKPOINT_SECONDS"), 60),
+        retention_interval_seconds=_seconds(get("RETENTION_INTERVAL_SECONDS"), 600),
         forwarded_allow_ips=get("FORWARDED_ALLOW_IPS") or None,
     )
 
@@ -85,6 +107,53 @@ def _secret_key(configured: str, data_dir: Path) -> bytes:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
     return key_file.read_text().strip().encode()
+
+
+def _master_key(configured: str, data_dir: Path) -> bytes:
+    """The key that wraps every data key. Configured in production; on the
+    embedded default it is generated next to a new key store, and a key store
+    without its master key refuses to start rather than run unencrypted."""
+    key_file = data_dir / "master.key"
+    if not configured and not key_file.exists() and (data_dir / "keys.sqlite").exists():
+        raise ConfigurationError(
+            "SPRECHZIMMER_MASTER_KEY is missing: the key store in "
+            f"{data_dir} cannot be opened without the master key it was made with"
+        )
+    return _generated_or_configured("MASTER_KEY", configured, key_file)
+
+
+def _generated_or_configured(name: str, configured: str, key_file: Path) -> bytes:
+    raw = configured
+    if not raw:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        if not key_file.exists():
+            descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        raw = key_file.read_text().strip()
+    try:
+        key = base64.urlsafe_b64decode(raw.encode() + b"=" * (-len(raw) % 4))
+    except (ValueError, binascii.Error):
+        key = b""
+    if len(key) != 32:
+        raise ConfigurationError(
+            f"SPRECHZIMMER_{name} must be 32 random bytes in base64url, e.g. from "
+            '`python3 -c "import base64,os;print(base64.urlsafe_b64encode('
+            'os.urandom(32)).decode())"`'
+        )
+    return key
+
+
+def _seconds(raw: str, default: float) -> float:
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise ConfigurationError(f"expected a positive number of seconds, got {raw!r}")
+    return value
 
 
 def _ice_servers(raw: str) -> list[dict[str, Any]]:

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from uuid import UUID
 
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.persistence import Mapper, RecordConflictError
 from eventsourcing.system import Leader
 from eventsourcing.utils import retry
 
+from adapters.storage.key_store import KeyStore
 from application.passwords import hash_password, needs_rehash, verify_password
+from application.personal_data_mapper import PersonalDataMapper
 from application.tokens import LinkTokens, hash_token, is_well_formed, new_nonce
 from domain.access_token import AccessTokenIndex, TokenPurpose
 from domain.appointment import Appointment
@@ -67,9 +69,14 @@ class Consultations(Leader[UUID]):
     # loading it quick however often someone reloads.
     snapshotting_intervals = {VideoSession: 50}  # noqa: RUF012
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None, key_store: KeyStore) -> None:
+        # The mapper is built inside the base constructor and needs the keys.
+        self.key_store = key_store
         super().__init__(env)
         self.link_tokens: LinkTokens | None = None
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return PersonalDataMapper(self.construct_transcoder(), self.key_store)
 
     # Accounts
 
@@ -259,6 +266,17 @@ class Consultations(Leader[UUID]):
         practice = self.practice()
         practice.change_settings(settings, at)
         self.save(practice)
+
+    @_on_conflict
+    def record_shredding(self, appointment_id: UUID, at: datetime) -> bool:
+        """Records that the appointment's personal data is gone; returns
+        whether this was news."""
+        appointment = self.appointment(appointment_id)
+        if appointment.shredded_at is not None:
+            return False
+        appointment.record_shredding(at)
+        self.save(appointment)
+        return True
 
     @_on_conflict
     def record_invitation_sent(self, appointment_id: UUID, at: datetime) -> None:

@@ -6,17 +6,19 @@ right after each save, and mail goes out from a background loop.
 """
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.system import SingleThreadedRunner, System
+from eventsourcing.system import RecordingEvent, RecordingEventReceiver
 
 from adapters.email.messages import MailContext, PatientLinks, compose_mail
 from adapters.email.transport import MailTransport, OutboxFolder, SmtpTransport
-from application.config import Settings
+from adapters.storage.key_store import MasterKeyMismatch, SQLiteKeyStore
+from application.config import ConfigurationError, Settings
 from application.consultations import Consultations
 from application.tokens import LinkTokens
 from domain.access_token import TokenPurpose
@@ -26,6 +28,7 @@ from domain.video_session import Role
 from processes.mail_dispatcher import MailDispatcher
 from processes.mailroom import Mailroom
 from processes.reminders import ReminderSweep
+from processes.retention import RetentionSweep
 from projections.calendar import CalendarView
 from projections.follower import LogFollower
 from projections.mail_queue import MailQueueView
@@ -49,6 +52,21 @@ def eventsourcing_environment(settings: Settings) -> dict[str, str]:
     }
 
 
+class MailroomPrompt(RecordingEventReceiver[UUID]):
+    """Lets the mailroom follow the consultations right after each save, in
+    the thread that saved; a blocked save waits for the one before it."""
+
+    def __init__(self, mailroom: Mailroom) -> None:
+        self._mailroom = mailroom
+        self._lock = threading.Lock()
+
+    def receive_recording_event(
+        self, new_recording_event: RecordingEvent[UUID]
+    ) -> None:
+        with self._lock:
+            self._mailroom.pull_and_process(Consultations.name)
+
+
 class Runtime:
     def __init__(
         self,
@@ -58,28 +76,43 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self._runner: SingleThreadedRunner[UUID] = SingleThreadedRunner(
-            System(pipes=[[Consultations, Mailroom]]),
-            env=eventsourcing_environment(settings),
-        )
-        self._runner.start()
-        self.consultations = self._runner.get(Consultations)
+        try:
+            self.key_store = SQLiteKeyStore(
+                settings.key_store_path, settings.master_key
+            )
+        except MasterKeyMismatch as error:
+            raise ConfigurationError(
+                f"SPRECHZIMMER_MASTER_KEY: {error}; refusing to start"
+            ) from None
+        env = eventsourcing_environment(settings)
+        self.consultations = Consultations(env, key_store=self.key_store)
         self.consultations.link_tokens = LinkTokens(settings.secret_key)
-        self.mailroom = self._runner.get(Mailroom)
+        self.mailroom = Mailroom(env)
+        self.mailroom.follow(Consultations.name, self.consultations.notification_log)
+        self.consultations.lead(MailroomPrompt(self.mailroom))
 
         self.calendar = CalendarView()
         self.calendar_follower = LogFollower(self.consultations, [self.calendar])
         self.mail_queue = MailQueueView()
         self.mail_queue_follower = LogFollower(self.mailroom, [self.mail_queue])
         self.reminders = ReminderSweep(self.consultations, self.mailroom, self.calendar)
+        self.transport = transport or self._configured_transport()
         self.dispatcher = MailDispatcher(
             consultations=self.consultations,
             mailroom=self.mailroom,
             queue=self.mail_queue,
             queue_follower=self.mail_queue_follower,
             compose=self.compose_mail,
-            transport=transport or self._configured_transport(),
+            transport=self.transport,
         )
+        self.retention = RetentionSweep(
+            consultations=self.consultations,
+            key_store=self.key_store,
+            calendar=self.calendar,
+            mail_queue=self.mail_queue,
+            forget_mail=self.transport.forget,
+        )
+        self.calendar_follower.add_listener(self._forget_shredded_keys)
 
     def start(self) -> None:
         """Catches up with anything missed while the process was down."""
@@ -96,8 +129,24 @@ class Runtime:
         self.reminders.run(now)
         return self.dispatcher.dispatch_due(now)
 
+    def shred_due_personal_data(self) -> int:
+        """One round of the retention process, as of now."""
+        self.calendar_follower.pull()
+        self.mail_queue_follower.pull()
+        shredded = self.retention.run(self.clock())
+        self.calendar_follower.pull()
+        return shredded
+
+    def _forget_shredded_keys(self, events: Sequence[Any]) -> None:
+        # Another process may have shredded: no cached key may outlive that.
+        for domain_event in events:
+            if isinstance(domain_event, Appointment.PersonalDataShredded):
+                self.key_store.forget(domain_event.originator_id)
+
     def close(self) -> None:
-        self._runner.stop()
+        self.consultations.close()
+        self.mailroom.close()
+        self.key_store.close()
 
     def _configured_transport(self) -> MailTransport:
         if self.settings.smtp_url:

@@ -23,7 +23,7 @@ from domain.errors import (
 from domain.join_window import JoinWindow
 from domain.local_time import in_practice_time
 from domain.personal_data import HasPersonalData
-from domain.retention import shredding_deadline
+from domain.retention import appointment_ended_at, shredding_deadline
 
 DEFAULT_DURATION_MINUTES = 15
 DURATION_CHOICES = (5, 10, 15, 20, 25, 30, 45, 50, 60, 90, 120)
@@ -440,12 +440,11 @@ class Appointment(Aggregate):
 
     @property
     def ended_at(self) -> datetime:
-        """When the appointment stopped mattering: its cancellation, or the
-        later of its planned end and its actual end."""
-        if self.cancelled_at is not None:
-            return self.cancelled_at
-        finished = self.completed_at or self.no_show_recorded_at or self.ends_at
-        return max(finished, self.ends_at)
+        return appointment_ended_at(
+            self.ends_at,
+            self.cancelled_at,
+            self.completed_at or self.no_show_recorded_at,
+        )
 
     @property
     def shredding_deadline(self) -> datetime:

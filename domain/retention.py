@@ -15,6 +15,18 @@ from domain.local_time import PRACTICE_TIMEZONE, in_practice_time
 RETENTION_MONTHS = 3
 
 
+def appointment_ended_at(
+    planned_end: datetime,
+    cancelled_at: datetime | None,
+    finished_at: datetime | None,
+) -> datetime:
+    """When an appointment stopped mattering: its cancellation, or the later of
+    its planned end and the moment it was completed or marked a no-show."""
+    if cancelled_at is not None:
+        return cancelled_at
+    return max(planned_end, finished_at or planned_end)
+
+
 def three_months_after(day: date) -> date:
     month_index = day.month - 1 + RETENTION_MONTHS
     year = day.year + month_index // 12

@@ -15,6 +15,8 @@ ABOUT_THE_CANCELLATION = {
 def reason_to_skip(
     mail: OutgoingMail, appointment: Appointment, at: datetime
 ) -> str | None:
+    if appointment.shredded_at is not None:
+        return "personenbezogene Daten gelöscht"
     if mail.kind in ABOUT_THE_CANCELLATION:
         return None
     if appointment.cancelled_at is not None:

@@ -11,6 +11,8 @@ from typing import Any
 from uuid import UUID
 
 from domain.appointment import Appointment, AppointmentStatus
+from domain.personal_data import SHREDDED
+from domain.retention import appointment_ended_at, shredding_deadline
 from domain.video_session import Role, VideoSession
 
 
@@ -30,7 +32,15 @@ class CalendarEntry:
     cancelled_at: datetime | None = None
     cancelled_late: bool = False
     last_scheduled_at: datetime | None = None
+    finished_at: datetime | None = None
+    shredded_at: datetime | None = None
     present: set[str] = field(default_factory=set)
+
+    @property
+    def shredding_deadline(self) -> datetime:
+        return shredding_deadline(
+            appointment_ended_at(self.ends_at, self.cancelled_at, self.finished_at)
+        )
 
     @property
     def is_open(self) -> bool:
@@ -85,6 +95,17 @@ class CalendarView:
             if entry.practitioner_id == practitioner_id and entry.patient_is_waiting
         ]
         return sorted(waiting, key=lambda entry: entry.starts_at)
+
+    def due_for_shredding(self, at: datetime) -> list[CalendarEntry]:
+        due = [
+            entry
+            for entry in self._entries.values()
+            if entry.shredded_at is None and entry.shredding_deadline <= at
+        ]
+        return sorted(due, key=lambda entry: entry.shredding_deadline)
+
+    def all_entries(self) -> list[CalendarEntry]:
+        return sorted(self._entries.values(), key=lambda entry: entry.starts_at)
 
     def reminders_due(self, lead: timedelta, at: datetime) -> list[CalendarEntry]:
         return [
@@ -148,11 +169,21 @@ class CalendarView:
 
     @apply.register
     def _(self, domain_event: Appointment.Completed) -> None:
-        self._entries[domain_event.originator_id].status = AppointmentStatus.COMPLETED
+        entry = self._entries[domain_event.originator_id]
+        entry.status = AppointmentStatus.COMPLETED
+        entry.finished_at = domain_event.at
 
     @apply.register
     def _(self, domain_event: Appointment.NoShowRecorded) -> None:
-        self._entries[domain_event.originator_id].status = AppointmentStatus.NO_SHOW
+        entry = self._entries[domain_event.originator_id]
+        entry.status = AppointmentStatus.NO_SHOW
+        entry.finished_at = domain_event.at
+
+    @apply.register
+    def _(self, domain_event: Appointment.PersonalDataShredded) -> None:
+        entry = self._entries[domain_event.originator_id]
+        entry.shredded_at = domain_event.at
+        entry.patient_name = SHREDDED
 
     @apply.register
     def _(self, domain_event: Appointment.Cancelled) -> None:

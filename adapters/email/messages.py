@@ -89,7 +89,8 @@ def compose_mail(
         )
     else:
         recipient = (appointment.patient_name, appointment.patient_email)
-    message["Subject"] = Header(SUBJECTS[kind].format(**facts), "utf-8").encode()
+    # The classic API takes a Header object here; typeshed only knows str.
+    message["Subject"] = Header(SUBJECTS[kind].format(**facts), "utf-8")  # type: ignore[assignment]
     message["From"] = formataddr(
         (context.practice.name, context.sender_address), "utf-8"
     )

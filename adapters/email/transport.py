@@ -30,6 +30,9 @@ class MailTransport(Protocol):
     def finish_round(self) -> None:
         """The dispatcher has sent what was due; release connections."""
 
+    def forget(self, message_ids: list[str]) -> None:
+        """Deletes any copies kept of these mails (their personal data is due)."""
+
 
 class SmtpTransport:
     """Configured by a URL: smtp://user:password@host:587?starttls=true, or
@@ -62,6 +65,9 @@ class SmtpTransport:
             raise
         if refused:
             raise PermanentMailError(_describe_refusal(refused))
+
+    def forget(self, message_ids: list[str]) -> None:
+        """Sent mail leaves no copy here."""
 
     def finish_round(self) -> None:
         server, self._server = self._server, None
@@ -143,6 +149,12 @@ class OutboxFolder:
 
     def finish_round(self) -> None:
         """Files need no connection."""
+
+    def forget(self, message_ids: list[str]) -> None:
+        for message_id in message_ids:
+            stem = _file_stem(message_id)
+            for suffix in (".eml", ".html", ".eml.partial", ".html.partial"):
+                (self.folder / f"{stem}{suffix}").unlink(missing_ok=True)
 
     @staticmethod
     def _write_atomically(path: Path, content: bytes) -> None:
