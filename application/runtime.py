@@ -17,7 +17,9 @@ from eventsourcing.system import RecordingEvent, RecordingEventReceiver
 
 from adapters.email.messages import MailContext, PatientLinks, compose_mail
 from adapters.email.transport import MailTransport, OutboxFolder, SmtpTransport
+from adapters.storage.chain_store import ChainStore
 from adapters.storage.key_store import MasterKeyMismatch, SQLiteKeyStore
+from application.audit_chain import ChainKeeper
 from application.config import ConfigurationError, Settings
 from application.consultations import Consultations
 from application.tokens import LinkTokens
@@ -113,6 +115,16 @@ class Runtime:
             forget_mail=self.transport.forget,
         )
         self.calendar_follower.add_listener(self._forget_shredded_keys)
+        self.chain_store = ChainStore(settings.audit_dir)
+        self.chain_keeper = ChainKeeper(
+            {
+                "consultations": self.consultations.recorder,
+                "mailroom": self.mailroom.recorder,
+            },
+            self.chain_store,
+            settings.audit_signing_key,
+            settings.audit_checkpoint_seconds,
+        )
 
     def start(self) -> None:
         """Catches up with anything missed while the process was down."""
@@ -143,7 +155,16 @@ class Runtime:
             if isinstance(domain_event, Appointment.PersonalDataShredded):
                 self.key_store.forget(domain_event.originator_id)
 
+    def seal_event_logs(self, force_checkpoint: bool = False) -> int:
+        """Extends the audit hash chain over what was stored since."""
+        return self.chain_keeper.seal(self.clock(), force_checkpoint)
+
     def close(self) -> None:
+        try:
+            self.seal_event_logs(force_checkpoint=True)
+        except Exception:
+            logger.exception("Could not seal the event logs while closing")
+        self.chain_store.close()
         self.consultations.close()
         self.mailroom.close()
         self.key_store.close()

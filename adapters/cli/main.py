@@ -6,6 +6,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from adapters.cli.audit import add_commands as add_audit_commands
 from application.config import ConfigurationError, load_settings
 from application.runtime import Runtime
 from domain.errors import DomainError
@@ -55,6 +56,26 @@ def _parser() -> argparse.ArgumentParser:
         help="read the password from standard input instead of prompting",
     )
     add.set_defaults(handler=_add_practitioner)
+
+    add_audit_commands(commands)
+
+    retention = commands.add_parser("retention", help="data retention")
+    retention_commands = retention.add_subparsers(required=True, metavar="ACTION")
+    run = retention_commands.add_parser(
+        "run", help="shred every appointment's personal data that is due"
+    )
+    run.add_argument(
+        "--as-of",
+        help="shred what is due by this later moment (ISO 8601), for early deletion",
+    )
+    run.set_defaults(handler=_run_retention)
+
+    projections = commands.add_parser("projections", help="read models")
+    projection_commands = projections.add_subparsers(required=True, metavar="ACTION")
+    rebuild = projection_commands.add_parser(
+        "rebuild", help="rebuild every read model from the event log"
+    )
+    rebuild.set_defaults(handler=_rebuild_projections)
     return parser
 
 
@@ -126,6 +147,45 @@ def _add_practitioner(arguments: argparse.Namespace) -> int:
     finally:
         runtime.close()
     print("Konto angelegt. Anmeldung unter /anmelden.")
+    return 0
+
+
+def _run_retention(arguments: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    as_of = now
+    if arguments.as_of:
+        try:
+            as_of = datetime.fromisoformat(arguments.as_of)
+        except ValueError:
+            print("--as-of must be an ISO 8601 time", file=sys.stderr)
+            return 2
+        if as_of.tzinfo is None or as_of < now:
+            print("--as-of must be a later time with a time zone", file=sys.stderr)
+            return 2
+    runtime = Runtime(load_settings(), clock=lambda: as_of)
+    try:
+        runtime.start()
+        shredded = runtime.shred_due_personal_data()
+    finally:
+        runtime.close()
+    print(f"{shredded} appointments shredded; nothing due is left.")
+    return 0
+
+
+def _rebuild_projections(arguments: argparse.Namespace) -> int:
+    """Read models live in memory and are rebuilt at every start; this builds
+    them afresh from the whole log and reports what they hold."""
+    runtime = Runtime(load_settings())
+    try:
+        events = runtime.calendar_follower.pull()
+        mail_events = runtime.mail_queue_follower.pull()
+        entries = runtime.calendar.all_entries()
+    finally:
+        runtime.close()
+    print(
+        f"calendar and waiting room: {len(entries)} appointments from {events} events"
+    )
+    print(f"mail queue: {mail_events} events")
     return 0
 
 

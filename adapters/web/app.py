@@ -24,6 +24,7 @@ from adapters.web import (
     patient_pages,
     settings_pages,
     signaling,
+    tech_check,
 )
 from adapters.web.access_log import AccessLog
 from adapters.web.context import WebContext
@@ -71,7 +72,10 @@ def create_app(
                 f"(30 Minuten gültig):\n  {runtime.link('/einrichtung/' + token)}\n",
                 flush=True,
             )
-        tasks = [asyncio.create_task(_follow_the_log(context))]
+        tasks = [
+            asyncio.create_task(_follow_the_log(context)),
+            asyncio.create_task(_keep_retention(context)),
+        ]
         if send_mail_in_process:
             tasks.append(asyncio.create_task(_send_mail(context)))
         try:
@@ -80,6 +84,7 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await context.echo_peers.close()
 
     app = Starlette(
         routes=[
@@ -88,6 +93,7 @@ def create_app(
             *appointment_pages.routes,
             *appointment_changes.routes,
             *settings_pages.routes,
+            *tech_check.routes,
             *patient_pages.routes,
             *signaling.routes,
             Mount(
@@ -165,8 +171,19 @@ async def _follow_the_log(context: WebContext) -> None:
         try:
             await run_in_threadpool(context.runtime.calendar_follower.pull)
             await run_in_threadpool(context.runtime.mail_queue_follower.pull)
+            await run_in_threadpool(context.runtime.seal_event_logs)
         except Exception:
             logger.exception("Following the event log failed; trying again")
+
+
+async def _keep_retention(context: WebContext) -> None:
+    # At start it catches up with whatever fell due while the server was down.
+    while True:
+        try:
+            await run_in_threadpool(context.runtime.shred_due_personal_data)
+        except Exception:
+            logger.exception("Retention sweep failed; trying again")
+        await asyncio.sleep(context.runtime.settings.retention_interval_seconds)
 
 
 async def _send_mail(context: WebContext) -> None:

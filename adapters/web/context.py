@@ -9,6 +9,7 @@ from uuid import UUID
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from adapters.media.echo_peer import EchoLimits, EchoPeers
 from adapters.web.rooms import PracticeFeed, RoomHub
 from adapters.web.security import AttemptLimit
 from adapters.web.setup_link import SetupLink
@@ -26,6 +27,9 @@ class WebContext:
         self.login_throttle = AttemptLimit(max_attempts=5, window_seconds=300)
         self.room_connects = AttemptLimit(max_attempts=30, window_seconds=60)
         self.setup_link = SetupLink()
+        self.echo_peers = EchoPeers(
+            runtime.settings.ice_servers, EchoLimits.from_environment()
+        )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.mail_wanted = asyncio.Event()
         runtime.calendar_follower.add_listener(self._on_calendar_events)

@@ -11,6 +11,8 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024
+#: Routes that read their body as a stream and enforce a larger limit themselves.
+OWN_BODY_LIMIT_PATHS = frozenset({"/technikcheck/upload"})
 _PLAIN_HOST = re.compile(
     r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
 )
@@ -72,7 +74,7 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in OWN_BODY_LIMIT_PATHS:
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
