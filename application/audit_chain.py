@@ -8,9 +8,11 @@ the chain before it. Signed checkpoints (Ed25519) pin the chain at intervals.
 
 import base64
 import hashlib
+import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from uuid import UUID
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -23,20 +25,29 @@ from adapters.storage.chain_store import ChainStore, Checkpoint, Link
 from application.event_log import read_all
 
 GENESIS = bytes(32)
+_HEADER = struct.Struct(">QQIII")
 
 
 def event_hash(notification: Notification) -> bytes:
-    digest = hashlib.sha256()
-    for part in (
-        str(notification.id).encode(),
-        str(notification.originator_id).encode(),
-        str(notification.originator_version).encode(),
-        notification.topic.encode(),
-        bytes(notification.state),
-    ):
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return digest.digest()
+    # Fixed-size fields first, then lengths: no two events hash the same bytes.
+    originator = notification.originator_id
+    originator_bytes = (
+        originator.bytes if isinstance(originator, UUID) else str(originator).encode()
+    )
+    topic = notification.topic.encode()
+    state = bytes(notification.state)
+    return hashlib.sha256(
+        _HEADER.pack(
+            notification.id,
+            notification.originator_version,
+            len(originator_bytes),
+            len(topic),
+            len(state),
+        )
+        + originator_bytes
+        + topic
+        + state
+    ).digest()
 
 
 def next_chain_hash(previous: bytes, this_event: bytes) -> bytes:

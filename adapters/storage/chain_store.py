@@ -10,12 +10,12 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     position: int
     event_hash: bytes
     chain_hash: bytes
@@ -76,7 +76,7 @@ class ChainStore:
                 "ORDER BY position",
                 (log,),
             ).fetchall()
-        return [Link(row[0], bytes(row[1]), bytes(row[2])) for row in rows]
+        return list(map(Link._make, rows))
 
     def append_checkpoint(self, checkpoint: Checkpoint) -> None:
         line = orjson.dumps(vars(checkpoint)) + b"\n"

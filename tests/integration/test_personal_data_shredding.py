@@ -60,8 +60,8 @@ def test_personal_data_is_unreadable_from_the_deadline_and_pages_still_work(
     import email.policy
 
     parsed = email.message_from_string(erika_mail, policy=email.policy.default)
-    join_link = join_link_in(parsed)  # type: ignore[arg-type]
-    cancel_link = cancel_link_in(parsed)  # type: ignore[arg-type]
+    join_link = join_link_in(parsed)
+    cancel_link = cancel_link_in(parsed)
 
     practice.clock.now = datetime.fromisoformat("2027-02-27T23:59:00+01:00")
     assert practice.runtime.shred_due_personal_data() == 0

@@ -1,0 +1,82 @@
+"""A retention sweep over 10,000 appointments that are all due: how long it
+takes, and events recorded per second."""
+
+import os
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
+from pathlib import Path
+
+from application.config import load_settings
+from application.consultations import ScheduleRequest
+from application.runtime import Runtime
+
+# BENCH_APPOINTMENTS makes a quick trial run smaller.
+APPOINTMENTS = int(os.environ.get("BENCH_APPOINTMENTS", "10000"))
+SCHEDULED_AT = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+SWEEP_AT = datetime(2027, 6, 1, 8, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = SCHEDULED_AT
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def fill(runtime: Runtime, count: int) -> None:
+    consultations = runtime.consultations
+    practitioner = consultations.set_up_practice(
+        practice_name="Praxis am Markt",
+        name="Dr. Anna Weber",
+        email="weber@praxis.test",
+        password="ein-langes-passwort",
+        at=SCHEDULED_AT,
+    )
+    for number in range(count):
+        consultations.schedule_appointment(
+            practitioner,
+            ScheduleRequest(
+                f"Patientin {number}",
+                f"p{number}@example.test",
+                date(2026, 11, 3 + number % 25),
+                clock_time(7 + number % 12, (number // 12) % 60),
+                15,
+                "",
+            ),
+            SCHEDULED_AT,
+        )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        clock = Clock()
+        runtime = Runtime(
+            load_settings({"SPRECHZIMMER_DATA_DIR": str(Path(folder))}), clock=clock
+        )
+        runtime.start()
+        started = time.perf_counter()
+        fill(runtime, APPOINTMENTS)
+        filled = time.perf_counter() - started
+        runtime.calendar_follower.pull()
+        runtime.mail_queue_follower.pull()
+        events_before = runtime.consultations.recorder.max_notification_id()
+
+        clock.now = SWEEP_AT
+        started = time.perf_counter()
+        shredded = runtime.shred_due_personal_data()
+        elapsed = time.perf_counter() - started
+        events = runtime.consultations.recorder.max_notification_id() - events_before
+        runtime.close()
+    assert shredded == APPOINTMENTS, shredded
+    print(f"retention sweep over {APPOINTMENTS} due appointments")
+    print(f"  (setting up: {filled:.1f} s to schedule them)")
+    print(f"  sweep             : {elapsed:8.1f} s")
+    print(f"  appointments/s    : {shredded / elapsed:8.1f}")
+    print(f"  events recorded/s : {events / elapsed:8.1f} ({events} events)")
+
+
+if __name__ == "__main__":
+    main()
