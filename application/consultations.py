@@ -6,8 +6,10 @@ asyncio API, so the web layer calls these methods in a worker thread.
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Mapper, RecordConflictError
 from eventsourcing.system import Leader
 from eventsourcing.utils import retry
@@ -128,8 +130,7 @@ class Consultations(Leader[UUID]):
     def authenticate(self, email: str, password: str) -> UUID | None:
         practitioner_id = Practitioner.create_id(email)
         practitioner: Practitioner | None = None
-        if self._exists(practitioner_id):
-            practitioner = self.repository.get(practitioner_id)
+        practitioner = self._get_or_none(practitioner_id)
         stored_hash = practitioner.password_hash if practitioner else None
         if not verify_password(stored_hash, password) or practitioner is None:
             return None
@@ -139,9 +140,9 @@ class Consultations(Leader[UUID]):
         return practitioner.id
 
     def practitioner(self, practitioner_id: UUID) -> Practitioner:
-        if not self._exists(practitioner_id):
+        practitioner = self._get_or_none(practitioner_id)
+        if not isinstance(practitioner, Practitioner):
             raise UnknownPractitioner("Dieses Konto gibt es nicht.")
-        practitioner: Practitioner = self.repository.get(practitioner_id)
         return practitioner
 
     # Scheduling
@@ -189,9 +190,7 @@ class Consultations(Leader[UUID]):
     def practitioners_appointment(
         self, practitioner_id: UUID, appointment_id: UUID
     ) -> Appointment:
-        if not self._exists(appointment_id):
-            raise AppointmentNotFound()
-        appointment: Appointment = self.repository.get(appointment_id)
+        appointment = self._get_or_none(appointment_id)
         if not isinstance(appointment, Appointment):
             raise AppointmentNotFound()
         if appointment.practitioner_id != practitioner_id:
@@ -203,10 +202,8 @@ class Consultations(Leader[UUID]):
             raise UnknownLink()
         token_hash = hash_token(token)
         index_id = AccessTokenIndex.create_id(token_hash)
-        if not self._exists(index_id):
-            raise UnknownLink()
-        index: AccessTokenIndex = self.repository.get(index_id)
-        if index.purpose != purpose.value:
+        index = self._get_or_none(index_id)
+        if not isinstance(index, AccessTokenIndex) or index.purpose != purpose.value:
             raise UnknownLink()
         appointment = self.appointment(index.appointment_id)
         current = (
@@ -339,10 +336,9 @@ class Consultations(Leader[UUID]):
         reason: str,
         at: datetime,
     ) -> None:
-        session_id = VideoSession.create_id(appointment_id)
-        if not self._exists(session_id):
+        session = self.video_session(appointment_id)
+        if session is None:
             return
-        session: VideoSession = self.repository.get(session_id)
         session.leave(role, connection_id, reason, at)
         self.save(session)
 
@@ -377,23 +373,24 @@ class Consultations(Leader[UUID]):
         self.save(appointment)
 
     def video_session(self, appointment_id: UUID) -> VideoSession | None:
-        session_id = VideoSession.create_id(appointment_id)
-        if not self._exists(session_id):
-            return None
-        session: VideoSession = self.repository.get(session_id)
-        return session
+        session = self._get_or_none(VideoSession.create_id(appointment_id))
+        return session if isinstance(session, VideoSession) else None
 
     # Helpers
 
     def _video_session(self, appointment_id: UUID, at: datetime) -> VideoSession:
-        session_id = VideoSession.create_id(appointment_id)
-        if self._exists(session_id):
-            session: VideoSession = self.repository.get(session_id)
-            return session
-        return VideoSession(appointment_id=appointment_id, at=at)
+        existing = self.video_session(appointment_id)
+        return existing or VideoSession(appointment_id=appointment_id, at=at)
 
     def _exists(self, aggregate_id: UUID) -> bool:
-        return aggregate_id in self.repository
+        return self._get_or_none(aggregate_id) is not None
+
+    def _get_or_none(self, aggregate_id: UUID) -> Any:
+        # `in repository` reads the whole aggregate too; read it only once.
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
 
     def _tokens(self) -> LinkTokens:
         if self.link_tokens is None:

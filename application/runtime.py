@@ -65,6 +65,12 @@ class MailroomPrompt(RecordingEventReceiver[UUID]):
     def receive_recording_event(
         self, new_recording_event: RecordingEvent[UUID]
     ) -> None:
+        relevant = self._mailroom.topics
+        if not any(
+            recording.notification.topic in relevant
+            for recording in new_recording_event.recordings
+        ):
+            return
         with self._lock:
             self._mailroom.pull_and_process(Consultations.name)
 

@@ -62,13 +62,15 @@ def main() -> None:
         filled = time.perf_counter() - started
         runtime.calendar_follower.pull()
         runtime.mail_queue_follower.pull()
-        events_before = runtime.consultations.recorder.max_notification_id()
+        events_before = runtime.consultations.recorder.max_notification_id() or 0
 
         clock.now = SWEEP_AT
         started = time.perf_counter()
         shredded = runtime.shred_due_personal_data()
         elapsed = time.perf_counter() - started
-        events = runtime.consultations.recorder.max_notification_id() - events_before
+        events = (
+            runtime.consultations.recorder.max_notification_id() or 0
+        ) - events_before
         runtime.close()
     assert shredded == APPOINTMENTS, shredded
     print(f"retention sweep over {APPOINTMENTS} due appointments")

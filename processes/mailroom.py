@@ -12,6 +12,7 @@ from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.system import ProcessApplication
+from eventsourcing.utils import get_topic
 
 from domain.appointment import Appointment, CancelledBy
 from domain.outgoing_mail import MailKind, OutgoingMail
@@ -19,6 +20,13 @@ from domain.outgoing_mail import MailKind, OutgoingMail
 
 class Mailroom(ProcessApplication[UUID]):
     name = "Mailroom"
+    # Only these events can lead to a mail; the others are not even read.
+    topics = (
+        get_topic(Appointment.Scheduled),
+        get_topic(Appointment.Rescheduled),
+        get_topic(Appointment.InvitationResent),
+        get_topic(Appointment.Cancelled),
+    )
 
     @singledispatchmethod
     def policy(

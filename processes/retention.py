@@ -44,9 +44,12 @@ class RetentionSweep:
     def run(self, at: datetime) -> int:
         """Shreds everything due by `at`; returns how many appointments."""
         shredded = 0
-        for entry in self.due(at):
-            self.shred(entry, at)
-            shredded += 1
+        try:
+            for entry in self.due(at):
+                self.shred(entry, at)
+                shredded += 1
+        finally:
+            self._key_store.flush_shredded()
         if shredded:
             logger.info("Personal data of %s appointments shredded", shredded)
         return shredded

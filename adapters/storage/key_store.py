@@ -1,10 +1,10 @@
 """Data keys, one per owner of personal data, kept apart from the events.
 
 Each key is stored wrapped (AES-256-GCM) under the master key from the
-configuration. Shredding deletes the wrapped key for good; SQLite's
-secure_delete overwrites the freed bytes, and the rollback journal (not WAL)
-keeps no old copy around. What remains of a shredded key is the fact and the
-time of its deletion.
+configuration. Shredding deletes the wrapped key for good: SQLite's
+secure_delete overwrites the freed bytes, and a checkpoint right after each
+round of shredding empties the write-ahead log, so no old copy lingers there.
+What remains of a shredded key is the fact and the time of its deletion.
 """
 
 import os
@@ -32,6 +32,8 @@ class KeyStore(Protocol):
 
     def shred(self, owner_id: UUID, at: datetime) -> bool: ...
 
+    def flush_shredded(self) -> None: ...
+
     def forget(self, owner_id: UUID) -> None: ...
 
 
@@ -49,7 +51,8 @@ class SQLiteKeyStore:
         os.chmod(path, 0o600)
         with self._lock:
             self._connection.execute("PRAGMA secure_delete=ON")
-            self._connection.execute("PRAGMA journal_mode=DELETE")
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=FULL")
             self._connection.execute(
                 "CREATE TABLE IF NOT EXISTS data_keys ("
                 "owner_id TEXT PRIMARY KEY, wrapped BLOB, "
@@ -116,6 +119,12 @@ class SQLiteKeyStore:
                     (str(owner_id), at.isoformat(), at.isoformat()),
                 )
             return bool(changed)
+
+    def flush_shredded(self) -> None:
+        """Moves everything into the database file and empties the write-ahead
+        log, which would otherwise keep copies of shredded keys for a while."""
+        with self._lock:
+            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def forget(self, owner_id: UUID) -> None:
         """Drops a cached key (another process may have shredded it)."""
