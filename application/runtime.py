@@ -34,6 +34,7 @@ from processes.retention import RetentionSweep
 from projections.calendar import CalendarView
 from projections.follower import LogFollower
 from projections.mail_queue import MailQueueView
+from projections.practice_directory import PracticeDirectory
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +101,10 @@ class Runtime:
         self.consultations.lead(MailroomPrompt(self.mailroom))
 
         self.calendar = CalendarView()
-        self.calendar_follower = LogFollower(self.consultations, [self.calendar])
+        self.directory = PracticeDirectory()
+        self.calendar_follower = LogFollower(
+            self.consultations, [self.calendar, self.directory]
+        )
         self.mail_queue = MailQueueView()
         self.mail_queue_follower = LogFollower(self.mailroom, [self.mail_queue])
         self.reminders = ReminderSweep(self.consultations, self.mailroom, self.calendar)

@@ -69,6 +69,34 @@ def check_timing(starts_at: datetime, duration_minutes: int, at: datetime) -> No
         )
 
 
+def check_patient_may_enter(
+    status: AppointmentStatus, window: JoinWindow, at: datetime
+) -> None:
+    """The rule for the patient's link, shared by the aggregate and the read
+    model that serves the join page."""
+    if status is AppointmentStatus.CANCELLED:
+        raise AppointmentWasCancelled(
+            "Dieser Termin wurde abgesagt. Bitte wenden Sie sich an Ihre "
+            "Praxis, wenn Sie einen neuen Termin brauchen."
+        )
+    if status in (AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW):
+        raise AppointmentNotActive(
+            "Dieser Termin ist bereits beendet. Bitte wenden Sie sich an Ihre "
+            "Praxis, wenn Sie einen neuen Termin brauchen."
+        )
+    if window.is_early(at):
+        opens = in_practice_time(window.opens_at)
+        raise JoinWindowNotOpenYet(
+            f"Der Zugang öffnet am {opens:%d.%m.%Y um %H:%M} Uhr, "
+            "15 Minuten vor Beginn des Termins."
+        )
+    if window.is_over(at):
+        raise JoinWindowClosed(
+            "Der Termin ist vorbei, der Link ist nicht mehr gültig. Bitte "
+            "wenden Sie sich an Ihre Praxis."
+        )
+
+
 class Appointment(Aggregate):
     class Scheduled(Aggregate.Created, HasPersonalData):
         personal_fields = ("patient_name", "patient_email", "note")
@@ -235,28 +263,7 @@ class Appointment(Aggregate):
         )
 
     def check_patient_may_enter(self, at: datetime) -> None:
-        if self.cancelled_at is not None:
-            raise AppointmentWasCancelled(
-                "Dieser Termin wurde abgesagt. Bitte wenden Sie sich an Ihre "
-                "Praxis, wenn Sie einen neuen Termin brauchen."
-            )
-        if self.is_finished:
-            raise AppointmentNotActive(
-                "Dieser Termin ist bereits beendet. Bitte wenden Sie sich an Ihre "
-                "Praxis, wenn Sie einen neuen Termin brauchen."
-            )
-        window = self.join_window
-        if window.is_early(at):
-            opens = in_practice_time(window.opens_at)
-            raise JoinWindowNotOpenYet(
-                f"Der Zugang öffnet am {opens:%d.%m.%Y um %H:%M} Uhr, "
-                "15 Minuten vor Beginn des Termins."
-            )
-        if window.is_over(at):
-            raise JoinWindowClosed(
-                "Der Termin ist vorbei, der Link ist nicht mehr gültig. Bitte "
-                "wenden Sie sich an Ihre Praxis."
-            )
+        check_patient_may_enter(self.status, self.join_window, at)
 
     @event(InvitationSent)
     def record_invitation_sent(self, at: datetime) -> None:

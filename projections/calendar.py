@@ -10,7 +10,12 @@ from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
-from domain.appointment import Appointment, AppointmentStatus
+from domain.appointment import (
+    Appointment,
+    AppointmentStatus,
+    check_patient_may_enter,
+)
+from domain.join_window import JoinWindow
 from domain.personal_data import SHREDDED
 from domain.retention import appointment_ended_at, shredding_deadline
 from domain.video_session import Role, VideoSession
@@ -28,6 +33,8 @@ class CalendarEntry:
     invitation_sent_at: datetime | None = None
     consent_given_at: datetime | None = None
     waiting_since: datetime | None = None
+    join_token_hash: str = ""
+    cancel_token_hash: str = ""
     cancelled_by: str | None = None
     cancelled_at: datetime | None = None
     cancelled_late: bool = False
@@ -35,6 +42,13 @@ class CalendarEntry:
     finished_at: datetime | None = None
     shredded_at: datetime | None = None
     present: set[str] = field(default_factory=set)
+
+    @property
+    def join_window(self) -> JoinWindow:
+        return JoinWindow(self.starts_at, timedelta(minutes=self.duration_minutes))
+
+    def check_patient_may_enter(self, at: datetime) -> None:
+        check_patient_may_enter(self.status, self.join_window, at)
 
     @property
     def shredding_deadline(self) -> datetime:
@@ -70,11 +84,19 @@ class CalendarView:
     def __init__(self) -> None:
         self._entries: dict[UUID, CalendarEntry] = {}
         self._session_to_appointment: dict[UUID, UUID] = {}
+        self._by_join_token_hash: dict[str, UUID] = {}
+        # Counts every change, so views rendered from this model can tell
+        # whether they are still current.
+        self.changes = 0
 
     # Queries
 
     def entry(self, appointment_id: UUID) -> CalendarEntry | None:
         return self._entries.get(appointment_id)
+
+    def by_join_token_hash(self, token_hash: str) -> CalendarEntry | None:
+        appointment_id = self._by_join_token_hash.get(token_hash)
+        return self._entries.get(appointment_id) if appointment_id else None
 
     def between(
         self, practitioner_id: UUID, start: datetime, end: datetime
@@ -132,11 +154,15 @@ class CalendarView:
 
     # Updates
 
-    @singledispatchmethod
     def apply(self, domain_event: Any) -> None:
+        self.changes += 1
+        self._apply(domain_event)
+
+    @singledispatchmethod
+    def _apply(self, domain_event: Any) -> None:
         """Events that do not change the calendar."""
 
-    @apply.register
+    @_apply.register
     def _(self, domain_event: Appointment.Scheduled) -> None:
         self._entries[domain_event.originator_id] = CalendarEntry(
             appointment_id=domain_event.originator_id,
@@ -145,47 +171,52 @@ class CalendarView:
             starts_at=domain_event.starts_at,
             duration_minutes=domain_event.duration_minutes,
             scheduled_at=domain_event.scheduled_at,
+            join_token_hash=domain_event.join_token_hash,
+            cancel_token_hash=domain_event.cancel_token_hash,
+        )
+        self._by_join_token_hash[domain_event.join_token_hash] = (
+            domain_event.originator_id
         )
 
-    @apply.register
+    @_apply.register
     def _(self, domain_event: Appointment.InvitationSent) -> None:
         self._entries[domain_event.originator_id].invitation_sent_at = domain_event.at
 
-    @apply.register
+    @_apply.register
     def _(self, domain_event: Appointment.ConsentGiven) -> None:
         entry = self._entries[domain_event.originator_id]
         entry.consent_given_at = domain_event.at
         entry.status = AppointmentStatus.CONSENTED
 
-    @apply.register
+    @_apply.register
     def _(self, domain_event: Appointment.PatientArrived) -> None:
         entry = self._entries[domain_event.originator_id]
         entry.waiting_since = domain_event.at
         entry.status = AppointmentStatus.WAITING
 
-    @apply.register
+    @_apply.register
     def _(self, domain_event: Appointment.PatientAdmitted) -> None:
         self._entries[domain_event.originator_id].status = AppointmentStatus.ADMITTED
 
-    @apply.register
+    @_apply.register
     def _(self, domain_event: Appointment.Completed) -> None:
         entry = self._entries[domain_event.originator_id]
         entry.status = AppointmentStatus.COMPLETED
         entry.finished_at = domain_event.at
 
-    @apply.register
+    @_apply.register
     def _(self, domain_event: Appointment.NoShowRecorded) -> None:
         entry = self._entries[domain_event.originator_id]
         entry.status = AppointmentStatus.NO_SHOW
         entry.finished_at = domain_event.at
 
-    @apply.register
+    @_apply.register
     def _(self, domain_event: Appointment.PersonalDataShredded) -> None:
         entry = self._entries[domain_event.originator_id]
         entry.shredded_at = domain_event.at
         entry.patient_name = SHREDDED
 
-    @apply.register
+    @_apply.register
     def _(self, domain_event: Appointment.Cancelled) -> None:
         entry = self._entries[domain_event.originator_id]
         entry.status = AppointmentStatus.CANCELLED
@@ -193,7 +224,7 @@ class CalendarView:
         entry.cancelled_at = domain_event.at
         entry.cancelled_late = domain_event.late
 
-    @apply.register
+    @_apply.register
     def _(self, domain_event: Appointment.Rescheduled) -> None:
         entry = self._entries[domain_event.originator_id]
         entry.starts_at = domain_event.starts_at
@@ -203,19 +234,19 @@ class CalendarView:
         if entry.status is AppointmentStatus.WAITING:
             entry.status = AppointmentStatus.CONSENTED
 
-    @apply.register
+    @_apply.register
     def _(self, domain_event: VideoSession.Opened) -> None:
         self._session_to_appointment[domain_event.originator_id] = (
             domain_event.appointment_id
         )
 
-    @apply.register
+    @_apply.register
     def _(self, domain_event: VideoSession.ParticipantJoined) -> None:
         entry = self._session_entry(domain_event.originator_id)
         if entry is not None:
             entry.present.add(domain_event.role)
 
-    @apply.register
+    @_apply.register
     def _(self, domain_event: VideoSession.ParticipantLeft) -> None:
         entry = self._session_entry(domain_event.originator_id)
         if entry is not None:

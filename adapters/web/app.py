@@ -87,15 +87,17 @@ def create_app(
             await context.echo_peers.close()
 
     app = Starlette(
+        # Patients' pages first: at the top of the hour they are the hot path,
+        # and the router tries routes in order.
         routes=[
+            *patient_pages.routes,
+            *signaling.routes,
             *account_pages.routes,
             *calendar_pages.routes,
             *appointment_pages.routes,
             *appointment_changes.routes,
             *settings_pages.routes,
             *tech_check.routes,
-            *patient_pages.routes,
-            *signaling.routes,
             Mount(
                 "/static",
                 StaticFiles(directory=Path(__file__).parent / "static"),

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from adapters.media.echo_peer import EchoLimits, EchoPeers
+from adapters.web.join_pages import JoinPages
 from adapters.web.rooms import PracticeFeed, RoomHub
 from adapters.web.security import AttemptLimit
 from adapters.web.setup_link import SetupLink
@@ -27,6 +28,7 @@ class WebContext:
         self.login_throttle = AttemptLimit(max_attempts=5, window_seconds=300)
         self.room_connects = AttemptLimit(max_attempts=30, window_seconds=60)
         self.setup_link = SetupLink()
+        self.join_pages = JoinPages(runtime)
         self.echo_peers = EchoPeers(
             runtime.settings.ice_servers, EchoLimits.from_environment()
         )

@@ -1,5 +1,6 @@
 """Reading submitted forms within limits, with clear messages."""
 
+import hmac
 import re
 from datetime import date, time
 
@@ -31,7 +32,9 @@ class FormProblem(Exception):
         self.status_code = status_code
 
 
-async def read_form(request: Request) -> FormData:
+async def read_form(request: Request, link_csrf: str | None = None) -> FormData:
+    """Reads a submitted form and checks its CSRF token: the session's, or for
+    a form behind a link token, the one bound to that token (`link_csrf`)."""
     try:
         form = await request.form(
             max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_PART_BYTES
@@ -45,7 +48,12 @@ async def read_form(request: Request) -> FormData:
             400,
         ) from None
     submitted = form.get(CSRF_FIELD)
-    if not csrf_is_valid(request, submitted if isinstance(submitted, str) else None):
+    submitted_text = submitted if isinstance(submitted, str) else ""
+    valid = csrf_is_valid(request, submitted_text or None) or (
+        link_csrf is not None
+        and hmac.compare_digest(link_csrf.encode(), submitted_text.encode())
+    )
+    if not valid:
         raise FormProblem(
             "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu und "
             "versuchen Sie es noch einmal.",

@@ -3,7 +3,7 @@
 import logging
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from adapters.web.context import web_context
@@ -40,36 +40,32 @@ async def _practice_and_practitioner(
 async def join(request: Request) -> Response:
     context = web_context(request)
     token = request.path_params["token"]
-    appointment = await _appointment(request, TokenPurpose.JOIN)
-    people = await _practice_and_practitioner(request, appointment)
+    pages = context.join_pages
+    entry = pages.entry(token)
+    if entry is None:
+        # Not in the read model: unknown, or written by another process just
+        # now. The event store decides.
+        await _appointment(request, TokenPurpose.JOIN)
+        await context.query(context.runtime.calendar_follower.pull)
+        entry = pages.entry(token)
+        if entry is None:
+            raise UnknownLink()
     try:
-        appointment.check_patient_may_enter(context.now())
+        entry.check_patient_may_enter(context.now())
     except JoinWindowNotOpenYet:
+        appointment = await _appointment(request, TokenPurpose.JOIN)
         return page(
             request,
             "join_early.html",
             appointment=appointment,
             now=context.now(),
             opens_at=appointment.join_window.opens_at,
-            **people,
+            **await _practice_and_practitioner(request, appointment),
         )
-    if appointment.consent_given_at is None:
-        return page(
-            request,
-            "join_consent.html",
-            appointment=appointment,
-            token=token,
-            terms_version=CURRENT_TERMS_VERSION,
-            **people,
-        )
-    return page(
-        request,
-        "join_room.html",
-        appointment=appointment,
-        token=token,
-        ice_servers=context.runtime.settings.ice_servers,
-        **people,
+    template = (
+        "join_consent.html" if entry.consent_given_at is None else ("join_room.html")
     )
+    return HTMLResponse(pages.render(template, token, entry))
 
 
 async def consent(request: Request) -> Response:
@@ -77,7 +73,9 @@ async def consent(request: Request) -> Response:
     token = request.path_params["token"]
     appointment = await _appointment(request, TokenPurpose.JOIN)
     try:
-        form = await read_form(request)
+        form = await read_form(
+            request, link_csrf=context.join_pages.consent_csrf(token)
+        )
         await context.command(
             context.runtime.consultations.give_consent,
             appointment.id,
@@ -95,6 +93,7 @@ async def consent(request: Request) -> Response:
             appointment=appointment,
             token=token,
             terms_version=CURRENT_TERMS_VERSION,
+            csrf_token=context.join_pages.consent_csrf(token),
             error=problem.message if hasattr(problem, "message") else str(problem),
             **people,
         )

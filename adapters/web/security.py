@@ -27,43 +27,51 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._by_host: dict[str, list[tuple[bytes, bytes]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-
-        host = _header(scope, b"host") or ""
-        if not _PLAIN_HOST.fullmatch(host):
-            host = "localhost"
-        policy = (
-            "default-src 'self'; script-src 'self'; style-src 'self'; "
-            "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
-            f"connect-src 'self' ws://{host} wss://{host}; "
-            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
-            "object-src 'none'"
-        )
+        added = self._headers_for(_header(scope, b"host") or "")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers += [
-                    (b"content-security-policy", policy.encode()),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"cross-origin-opener-policy", b"same-origin"),
-                    (
-                        b"permissions-policy",
-                        b"camera=(self), microphone=(self), geolocation=()",
-                    ),
-                ]
+                headers += added
                 if not any(name == b"cache-control" for name, _ in headers):
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _headers_for(self, host: str) -> list[tuple[bytes, bytes]]:
+        if not _PLAIN_HOST.fullmatch(host):
+            host = "localhost"
+        headers = self._by_host.get(host)
+        if headers is None:
+            policy = (
+                "default-src 'self'; script-src 'self'; style-src 'self'; "
+                "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
+                f"connect-src 'self' ws://{host} wss://{host}; "
+                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+                "object-src 'none'"
+            )
+            headers = [
+                (b"content-security-policy", policy.encode()),
+                (b"referrer-policy", b"no-referrer"),
+                (b"x-content-type-options", b"nosniff"),
+                (b"x-frame-options", b"DENY"),
+                (b"cross-origin-opener-policy", b"same-origin"),
+                (
+                    b"permissions-policy",
+                    b"camera=(self), microphone=(self), geolocation=()",
+                ),
+            ]
+            if len(self._by_host) < 64:
+                self._by_host[host] = headers
+        return headers
 
 
 class BodySizeLimit:
