@@ -11,7 +11,8 @@ from application.audit_chain import public_key_of, verify_log
 from application.config import load_settings
 from application.event_log import open_log, read_all
 from application.runtime import Runtime
-from benchmarks.retention_sweep import SCHEDULED_AT, fill
+from benchmarks.retention_sweep import FIRST_DAY, SCHEDULED_AT
+from tests.support.bulk import schedule_many, set_up_practice
 
 APPOINTMENTS = 3000
 ROUNDS = 3
@@ -49,7 +50,10 @@ def main() -> None:
         settings = load_settings({"SPRECHZIMMER_DATA_DIR": str(data_dir)})
         runtime = Runtime(settings, clock=lambda: SCHEDULED_AT)
         runtime.start()
-        fill(runtime, APPOINTMENTS)
+        practitioner = set_up_practice(runtime.consultations, SCHEDULED_AT)
+        schedule_many(
+            runtime.consultations, practitioner, APPOINTMENTS, FIRST_DAY, SCHEDULED_AT
+        )
         runtime.close()
 
         verify_times, plain_times = [], []

@@ -3,7 +3,6 @@
 import email
 import email.policy
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -18,10 +17,8 @@ import httpx
 
 from adapters.cli.main import WS_MAX_MESSAGE_BYTES
 from tests.support.mailbox import free_port
-from tests.support.practice import JOIN_LINK, PracticeClient, csrf_of, text_of
+from tests.support.practice import JOIN_LINK, PracticeClient, text_of
 from tests.support.server import PROJECT_ROOT, RunningServer
-
-TERMS_VERSION = re.compile(r'name="terms_version" value="([^"]+)"')
 
 
 class BareServer:
@@ -158,25 +155,6 @@ def read_mail(path: Path) -> EmailMessage:
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     return message
-
-
-def give_consent(base_url: str, join_path: str) -> None:
-    """Agrees to the terms as a patient's browser would, with its own session."""
-    with httpx.Client(base_url=base_url, timeout=20, trust_env=False) as patient:
-        form = patient.get(join_path)
-        assert form.status_code == 200, form.text
-        version = TERMS_VERSION.search(form.text)
-        assert version, "no terms version on the consent page"
-        response = patient.post(
-            join_path + "/einwilligung",
-            data={
-                "csrf_token": csrf_of(form),
-                "terms_version": version.group(1),
-                "name_confirmed": "on",
-                "terms_accepted": "on",
-            },
-        )
-        assert response.status_code == 303, response.text
 
 
 # Output

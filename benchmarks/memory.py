@@ -28,7 +28,6 @@ from websockets.typing import Origin
 from benchmarks import http_load
 from benchmarks.common import (
     BareServer,
-    give_consent,
     practice_on,
     print_table,
     schedule_join_paths,
@@ -36,6 +35,7 @@ from benchmarks.common import (
     settled_rss_kib,
     summary,
 )
+from tests.support.practice import give_consent
 from tests.support.server import RunningServer
 
 CONNECTING_AT_ONCE = 10
@@ -98,7 +98,7 @@ def measure_product(patients: int) -> Memory:
             join_paths = schedule_join_paths(practice, Path(folder), patients)
             practice.http.close()
             for path in join_paths:
-                give_consent(server.base_url, path)
+                give_consent(server.base_url + path)
             before = settled_rss_kib(pid)
             room_paths = ["/ws" + path for path in join_paths]
             connected = rss_while_connected(server.port, room_paths, pid)

@@ -10,14 +10,13 @@ import smtplib
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from datetime import time as clock_time
 from email.message import EmailMessage
 from pathlib import Path
 
 from application.config import load_settings
-from application.consultations import ScheduleRequest
 from application.runtime import Runtime
 from domain.local_time import in_practice_time
+from tests.support.bulk import schedule_many, set_up_practice
 from tests.support.mailbox import Mailbox
 
 MAILS = 300
@@ -35,37 +34,13 @@ def _runtime(data_dir: Path, smtp_url: str, now: datetime) -> Runtime:
     return Runtime(settings, clock=lambda: now)
 
 
-def _schedule_many(runtime: Runtime, now: datetime) -> None:
-    consultations = runtime.consultations
-    practitioner_id = consultations.set_up_practice(
-        practice_name="Praxis am Markt",
-        name="Dr. Anna Weber",
-        email="weber@praxis.test",
-        password="ein-langes-passwort",
-        at=now,
-    )
-    tomorrow = in_practice_time(now + timedelta(days=1)).date()
-    for number in range(MAILS):
-        minute = number % 600
-        consultations.schedule_appointment(
-            practitioner_id,
-            ScheduleRequest(
-                patient_name=f"Patientin Nummer {number}",
-                patient_email=f"p{number}@example.test",
-                day=tomorrow,
-                clock=clock_time(8 + minute // 60, minute % 60),
-                duration_minutes=15,
-                note="",
-            ),
-            now,
-        )
-
-
 def _outbox_rate(mailbox: Mailbox, now: datetime) -> tuple[float, list[EmailMessage]]:
     with tempfile.TemporaryDirectory() as folder:
         runtime = _runtime(Path(folder), mailbox.url, now)
         runtime.start()
-        _schedule_many(runtime, now)
+        practitioner = set_up_practice(runtime.consultations, now)
+        tomorrow = in_practice_time(now + timedelta(days=1)).date()
+        schedule_many(runtime.consultations, practitioner, MAILS, tomorrow, now)
         runtime.mail_queue_follower.pull()
         started = time.perf_counter()
         delivered = runtime.dispatcher.dispatch_due(now)

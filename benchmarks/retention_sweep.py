@@ -5,16 +5,16 @@ import os
 import tempfile
 import time
 from datetime import UTC, date, datetime
-from datetime import time as clock_time
 from pathlib import Path
 
 from application.config import load_settings
-from application.consultations import ScheduleRequest
 from application.runtime import Runtime
+from tests.support.bulk import schedule_many, set_up_practice
 
 # BENCH_APPOINTMENTS makes a quick trial run smaller.
 APPOINTMENTS = int(os.environ.get("BENCH_APPOINTMENTS", "10000"))
 SCHEDULED_AT = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+FIRST_DAY = date(2026, 11, 3)
 SWEEP_AT = datetime(2027, 6, 1, 8, 0, tzinfo=UTC)
 
 
@@ -26,30 +26,6 @@ class Clock:
         return self.now
 
 
-def fill(runtime: Runtime, count: int) -> None:
-    consultations = runtime.consultations
-    practitioner = consultations.set_up_practice(
-        practice_name="Praxis am Markt",
-        name="Dr. Anna Weber",
-        email="weber@praxis.test",
-        password="ein-langes-passwort",
-        at=SCHEDULED_AT,
-    )
-    for number in range(count):
-        consultations.schedule_appointment(
-            practitioner,
-            ScheduleRequest(
-                f"Patientin {number}",
-                f"p{number}@example.test",
-                date(2026, 11, 3 + number % 25),
-                clock_time(7 + number % 12, (number // 12) % 60),
-                15,
-                "",
-            ),
-            SCHEDULED_AT,
-        )
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         clock = Clock()
@@ -58,7 +34,10 @@ def main() -> None:
         )
         runtime.start()
         started = time.perf_counter()
-        fill(runtime, APPOINTMENTS)
+        practitioner = set_up_practice(runtime.consultations, SCHEDULED_AT)
+        schedule_many(
+            runtime.consultations, practitioner, APPOINTMENTS, FIRST_DAY, SCHEDULED_AT
+        )
         filled = time.perf_counter() - started
         runtime.calendar_follower.pull()
         runtime.mail_queue_follower.pull()

@@ -10,15 +10,14 @@ import sys
 import time
 from collections import Counter
 from datetime import UTC, date, datetime
-from datetime import time as clock_time
 from pathlib import Path
 
 import pytest
 
 from application.config import load_settings
-from application.consultations import ScheduleRequest
 from application.event_log import metadata_mapper, open_log, read_all
 from application.runtime import Runtime
+from tests.support.bulk import schedule_many, set_up_practice
 from tests.support.cli import sprechzimmer
 from tests.support.server import PROJECT_ROOT
 
@@ -31,27 +30,10 @@ def fill_practice(data_dir: Path, appointments: int) -> None:
         load_settings({"SPRECHZIMMER_DATA_DIR": str(data_dir)}), clock=lambda: NOVEMBER
     )
     runtime.start()
-    consultations = runtime.consultations
-    practitioner = consultations.set_up_practice(
-        practice_name="Praxis am Markt",
-        name="Dr. Anna Weber",
-        email="weber@praxis.test",
-        password="ein-langes-passwort",
-        at=NOVEMBER,
+    practitioner = set_up_practice(runtime.consultations, NOVEMBER)
+    schedule_many(
+        runtime.consultations, practitioner, appointments, date(2026, 11, 3), NOVEMBER
     )
-    for number in range(appointments):
-        consultations.schedule_appointment(
-            practitioner,
-            ScheduleRequest(
-                f"Patientin {number}",
-                f"p{number}@example.test",
-                date(2026, 11, 3 + number % 25),
-                clock_time(8 + number % 10, 0),
-                15,
-                "",
-            ),
-            NOVEMBER,
-        )
     runtime.close()
 
 

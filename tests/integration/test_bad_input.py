@@ -39,9 +39,11 @@ from domain.local_time import PRACTICE_TIMEZONE, in_practice_time
 from tests.support.mailbox import Mailbox
 from tests.support.practice import (
     PASSWORD,
+    TERMS_VERSION,
     PracticeClient,
     cancel_link_in,
     csrf_of,
+    give_consent,
     join_link_in,
     soon,
 )
@@ -55,7 +57,6 @@ from tests.support.sockets import (
     send,
 )
 
-TERMS_VERSION = re.compile(r'name="terms_version" value="([^"]+)"')
 FORM_ERROR = re.compile(r'<p class="error" role="alert">([^<]+)</p>')
 PAGE_MESSAGE = re.compile(r'<p class="lead">([^<]+)</p>')
 UNKNOWN_LINK = r"Dieser Link ist uns nicht bekannt"
@@ -150,23 +151,6 @@ def the_morning_before_the_trouble(
         cancel_token=cancel_link_in(erikas_mail).rsplit("/", 1)[1],
         unconsented_link=join_link_in(maxs_mail),
     )
-
-
-def give_consent(join_link: str) -> None:
-    patient = httpx.Client(timeout=20)
-    form = patient.get(join_link)
-    terms = TERMS_VERSION.search(form.text)
-    assert terms, form.text
-    response = patient.post(
-        join_link + "/einwilligung",
-        data={
-            "csrf_token": csrf_of(form),
-            "terms_version": terms.group(1),
-            "name_confirmed": "on",
-            "terms_accepted": "on",
-        },
-    )
-    assert response.status_code == 303, response.text
 
 
 def assert_nothing_lost(day: PracticeDay) -> None:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from adapters.media.test_peer import (
@@ -16,11 +15,16 @@ from adapters.media.test_peer import (
     loopback_candidates_only,
 )
 from tests.support.mailbox import Mailbox
-from tests.support.practice import PracticeClient, csrf_of, join_link_in, soon
+from tests.support.practice import (
+    PracticeClient,
+    csrf_of,
+    give_consent,
+    join_link_in,
+    soon,
+)
 from tests.support.server import RunningServer
 
 APPOINTMENT_LINK = re.compile(r'href="/termine/([0-9a-f-]{36})"')
-TERMS_VERSION = re.compile(r'name="terms_version" value="([^"]+)"')
 FRAMES = 20
 PATIENT_CAMERA = (320, 240)
 PRACTITIONER_CAMERA = (352, 288)
@@ -51,23 +55,6 @@ def invitation(server: RunningServer, mailbox: Mailbox) -> Iterator[Invitation]:
     practice.http.close()
 
 
-def give_consent(server: RunningServer, join_link: str) -> None:
-    with httpx.Client(base_url=server.base_url, timeout=20) as patient:
-        form = patient.get(urlsplit(join_link).path)
-        terms = TERMS_VERSION.search(form.text)
-        assert terms, "no consent form"
-        response = patient.post(
-            urlsplit(join_link).path + "/einwilligung",
-            data={
-                "csrf_token": csrf_of(form),
-                "terms_version": terms.group(1),
-                "name_confirmed": "on",
-                "terms_accepted": "on",
-            },
-        )
-        assert response.status_code == 303, response.text
-
-
 def admit(invitation: Invitation) -> None:
     http = invitation.practice.http
     response = http.post(
@@ -80,7 +67,7 @@ def admit(invitation: Invitation) -> None:
 async def test_two_browsers_worth_of_peers_exchange_video_through_the_signaling_socket(
     server: RunningServer, invitation: Invitation
 ) -> None:
-    give_consent(server, invitation.join_link)
+    give_consent(invitation.join_link)
     token = urlsplit(invitation.join_link).path.rsplit("/", 1)[-1]
     ws_base = "ws://" + urlsplit(server.base_url).netloc
     session = invitation.practice.http.cookies[SESSION_COOKIE]

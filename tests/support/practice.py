@@ -98,3 +98,25 @@ def cancel_link_in(message: EmailMessage) -> str:
     found = CANCEL_LINK.search(text_of(message))
     assert found, "no cancellation link in the mail"
     return found.group(0)
+
+
+TERMS_VERSION = re.compile(r'name="terms_version" value="([^"]+)"')
+
+
+def give_consent(join_link: str) -> None:
+    """Agrees to the terms as a patient's browser would, with its own session."""
+    with httpx.Client(timeout=20, trust_env=False) as patient:
+        form = patient.get(join_link)
+        assert form.status_code == 200, form.text
+        version = TERMS_VERSION.search(form.text)
+        assert version, "no terms version on the consent page"
+        response = patient.post(
+            join_link + "/einwilligung",
+            data={
+                "csrf_token": csrf_of(form),
+                "terms_version": version.group(1),
+                "name_confirmed": "on",
+                "terms_accepted": "on",
+            },
+        )
+        assert response.status_code == 303, response.text
