@@ -32,6 +32,9 @@ class Settings:
     audit_checkpoint_seconds: float = 60.0
     retention_interval_seconds: float = 600.0
     forwarded_allow_ips: str | None = None
+    tech_check_calls: int = 2
+    tech_check_call_seconds: float = 30.0
+    tech_check_loopback_only: bool = False
 
     @property
     def outbox_dir(self) -> Path:
@@ -87,6 +90,16 @@ def load_settings(
         audit_checkpoint_seconds=_seconds(get("AUDIT_CHECKPOINT_SECONDS"), 60),
         retention_interval_seconds=_seconds(get("RETENTION_INTERVAL_SECONDS"), 600),
         forwarded_allow_ips=get("FORWARDED_ALLOW_IPS") or None,
+        # A test call costs the server about 3 % of a core (see
+        # benchmarks/tech_check_loopback.py); the consultations come first.
+        tech_check_calls=_whole_number(
+            "TECH_CHECK_CALLS", get("TECH_CHECK_CALLS"), 2 * (os.cpu_count() or 1)
+        ),
+        tech_check_call_seconds=_whole_number(
+            "TECH_CHECK_CALL_SECONDS", get("TECH_CHECK_CALL_SECONDS"), 30
+        ),
+        # Test calls on loopback addresses only: for tests on one machine.
+        tech_check_loopback_only=_flag(get("TECH_CHECK_LOOPBACK_ONLY"), default=False),
     )
 
 
@@ -142,6 +155,16 @@ def _generated_or_configured(name: str, configured: str, key_file: Path) -> byte
             'os.urandom(32)).decode())"`'
         )
     return key
+
+
+def _whole_number(name: str, raw: str, default: int) -> int:
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        raise ConfigurationError(
+            f"SPRECHZIMMER_{name} must be a whole number from 1 to 10000"
+        )
+    return int(raw)
 
 
 def _seconds(raw: str, default: float) -> float:

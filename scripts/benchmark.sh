@@ -21,10 +21,10 @@ echo "Sprechzimmer benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores"
 echo "Load from other processes on this machine skews the figures; compare ratios."
 
 for benchmark in join_page_load lifecycle_events memory outbox_dispatch \
-  audit_verify retention_sweep; do
+  audit_verify retention_sweep tech_check_loopback tech_check_throughput; do
   echo
   echo "== benchmarks.$benchmark"
-  "$python" -m "benchmarks.$benchmark" \
+  scripts/loopback-only "$python" -m "benchmarks.$benchmark" \
     | tee -a "$log" \
     | grep --line-buffered -v '^SUMMARY'
 done

@@ -15,8 +15,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,53 +27,21 @@ from aiortc import (
 )
 from aiortc.contrib.media import MediaRelay
 
+from adapters.media.echo_refusals import EchoBusy, UnusableOffer
 from adapters.media.test_peer import loopback_candidates_only
-from application.config import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
 NEGOTIATION_TIMEOUT_SECONDS = 10.0
 
 
-class EchoBusy(Exception):
-    """Every place for a test call is taken."""
-
-
-class UnusableOffer(ValueError):
-    """The offer cannot start a call (malformed, or nothing we can send back)."""
-
-
 @dataclass(frozen=True)
 class EchoLimits:
-    max_sessions: int = 4
+    max_sessions: int = 2
     max_seconds: float = 30.0
     #: Offer and accept loopback addresses only: for tests and development on
     #: one machine, where the media must not leave the host.
     loopback_only: bool = False
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> "EchoLimits":
-        env = os.environ if environ is None else environ
-        default = cls()
-        return cls(
-            max_sessions=_whole_number(
-                env, "SPRECHZIMMER_TECH_CHECK_CALLS", default.max_sessions
-            ),
-            max_seconds=_whole_number(
-                env, "SPRECHZIMMER_TECH_CHECK_CALL_SECONDS", int(default.max_seconds)
-            ),
-            loopback_only=env.get("SPRECHZIMMER_TECH_CHECK_LOOPBACK_ONLY", "").lower()
-            in ("1", "true", "yes", "on"),
-        )
-
-
-def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
-        raise ConfigurationError(f"{name} must be a whole number from 1 to 10000")
-    return int(raw)
 
 
 class EchoPeers:
@@ -107,9 +74,12 @@ class EchoPeers:
         try:
             async with asyncio.timeout(NEGOTIATION_TIMEOUT_SECONDS):
                 answer = await session.start(offer_sdp)
+        except UnusableOffer:
+            await session.close()
+            raise
         except Exception as error:
             await session.close()
-            raise UnusableOffer(str(error)) from error
+            raise UnusableOffer(type(error).__name__) from error
         logger.info(
             "Test call started (%s of %s places taken)",
             len(self._sessions),
@@ -142,6 +112,7 @@ class EchoSession:
         self._relay = MediaRelay()
         self._deadline: asyncio.TimerHandle | None = None
         self._closing: asyncio.Task[None] | None = None
+        self._closed = False
 
         @self.pc.on("connectionstatechange")
         def on_state() -> None:
@@ -178,10 +149,13 @@ class EchoSession:
         return str(self.pc.localDescription.sdp)
 
     def _close_soon(self) -> None:
-        if self._closing is None:
+        if self._closing is None and not self._closed:
             self._closing = asyncio.create_task(self.close())
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if self._deadline is not None:
             self._deadline.cancel()
         self._on_end(self)
@@ -222,20 +196,21 @@ def _refuse_checks_from_elsewhere(pc: RTCPeerConnection) -> None:
     # A browser also probes from its other interfaces towards our loopback
     # candidate; answering those would send packets off loopback. aiortc has
     # no public hook for this, so the ICE connection's handler is wrapped.
-    for transceiver in pc.getTransceivers():
-        connection = transceiver.receiver.transport.transport._connection
-        if getattr(connection, "_loopback_guarded", False):
-            continue
-        answer_check = connection.request_received
+    connections = {
+        transceiver.receiver.transport.transport._connection
+        for transceiver in pc.getTransceivers()
+    }
+    for connection in connections:
+        connection.request_received = _from_loopback_only(  # type: ignore[method-assign]
+            connection.request_received
+        )
 
-        def only_loopback(
-            message: Any,
-            addr: tuple[str, int],
-            protocol: Any,
-            answer: Any = answer_check,
-        ) -> None:
-            if _is_loopback(addr[0]):
-                answer(message, addr, protocol)
 
-        connection.request_received = only_loopback
-        connection._loopback_guarded = True
+def _from_loopback_only(
+    answer_check: Callable[..., None],
+) -> Callable[..., None]:
+    def answer_if_loopback(message: Any, addr: tuple[str, int], protocol: Any) -> None:
+        if _is_loopback(addr[0]):
+            answer_check(message, addr, protocol)
+
+    return answer_if_loopback

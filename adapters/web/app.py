@@ -84,7 +84,7 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await context.echo_peers.close()
+            await context.close()
 
     app = Starlette(
         # Patients' pages first: at the top of the hour they are the hot path,

@@ -3,19 +3,21 @@
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from adapters.media.echo_peer import EchoLimits, EchoPeers
 from adapters.web.join_pages import JoinPages
 from adapters.web.rooms import PracticeFeed, RoomHub
 from adapters.web.security import AttemptLimit
 from adapters.web.setup_link import SetupLink
 from application.runtime import Runtime
 from projections.calendar import CalendarEntry
+
+if TYPE_CHECKING:
+    from adapters.media.echo_peer import EchoPeers
 
 T = TypeVar("T")
 
@@ -29,13 +31,33 @@ class WebContext:
         self.room_connects = AttemptLimit(max_attempts=30, window_seconds=60)
         self.setup_link = SetupLink()
         self.join_pages = JoinPages(runtime)
-        self.echo_peers = EchoPeers(
-            runtime.settings.ice_servers, EchoLimits.from_environment()
-        )
+        self._echo_peers: EchoPeers | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.mail_wanted = asyncio.Event()
         runtime.calendar_follower.add_listener(self._on_calendar_events)
         runtime.mail_queue_follower.add_listener(lambda _events: self._wake_mailer())
+
+    @property
+    def echo_peers(self) -> "EchoPeers":
+        """The tech check's test-call peers. aiortc is loaded with the first
+        test call, not at start: it doubles the idle server's memory."""
+        if self._echo_peers is None:
+            from adapters.media.echo_peer import EchoLimits, EchoPeers
+
+            settings = self.runtime.settings
+            self._echo_peers = EchoPeers(
+                settings.ice_servers,
+                EchoLimits(
+                    max_sessions=settings.tech_check_calls,
+                    max_seconds=settings.tech_check_call_seconds,
+                    loopback_only=settings.tech_check_loopback_only,
+                ),
+            )
+        return self._echo_peers
+
+    async def close(self) -> None:
+        if self._echo_peers is not None:
+            await self._echo_peers.close()
 
     def now(self) -> datetime:
         return self.runtime.clock()

@@ -176,10 +176,6 @@ async def privacy(request: Request) -> Response:
     return page(request, "privacy.html")
 
 
-async def tech_check(request: Request) -> Response:
-    return page(request, "tech_check.html")
-
-
 async def health(request: Request) -> Response:
     context = web_context(request)
     try:
@@ -199,7 +195,6 @@ routes = [
     Route("/c/{token}", cancel, methods=["POST"]),
     Route("/nutzungsbedingungen", terms, methods=["GET"]),
     Route("/datenschutz", privacy, methods=["GET"]),
-    Route("/technikcheck", tech_check, methods=["GET"]),
     Route("/healthz", health, methods=["GET"]),
 ]
 

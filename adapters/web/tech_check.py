@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -22,17 +23,19 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from adapters.media.echo_peer import EchoBusy, UnusableOffer
+from adapters.media.echo_refusals import EchoBusy, UnusableOffer
 from adapters.web.context import web_context
 from adapters.web.pages import page
-from adapters.web.security import same_origin
+from adapters.web.security import AttemptLimit, same_origin
 
 logger = logging.getLogger(__name__)
 
 MAX_TRANSFER_BYTES = 25_000_000
 MAX_PARALLEL_TRANSFERS = 32
 UPLOAD_SECONDS = 30.0
-CHUNK_BYTES = 64 * 1024
+CHUNK_BYTES = 256 * 1024
+#: What any transfer costs from a client's budget, however small it is.
+SMALLEST_COST_BYTES = 64 * 1024
 MAX_OFFER_BYTES = 32 * 1024
 MAX_SDP_CHARACTERS = 24_000
 WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
@@ -41,11 +44,12 @@ BUSY = (
     "Der Server ist gerade stark ausgelastet. Bitte versuchen Sie es in einer "
     "Minute noch einmal."
 )
+FOREIGN = "Diese Anfrage kam nicht von der Seite des Technikchecks."
 
 
-class TokenBuckets:
-    """Per client address a bucket of ``capacity`` that refills at
-    ``per_second``; what a request costs is taken out of its client's bucket."""
+class ByteBudgets:
+    """Per client address a budget of ``capacity`` bytes that refills at
+    ``per_second``; every transfer is paid from its client's budget."""
 
     def __init__(self, capacity: float, per_second: float) -> None:
         self.capacity = capacity
@@ -81,12 +85,15 @@ class TokenBuckets:
 
 @dataclass
 class TechCheckLimits:
-    #: Bytes each client may move: 100 MB at once, then 0.5 MB/s (4 Mbit/s).
-    transfer_bytes: TokenBuckets = field(
-        default_factory=lambda: TokenBuckets(100_000_000, 500_000)
+    #: Bytes each client may move: 120 MB at once, then 0.5 MB/s (4 Mbit/s).
+    #: A whole check moves about 42 MB, the waiting room's probe 14 MB.
+    transfer_bytes: ByteBudgets = field(
+        default_factory=lambda: ByteBudgets(120_000_000, 500_000)
     )
-    #: Test calls each client may start: 5 at once, then one every 30 s.
-    test_calls: TokenBuckets = field(default_factory=lambda: TokenBuckets(5, 1 / 30))
+    #: Test calls each client may start within two and a half minutes.
+    test_calls: AttemptLimit = field(
+        default_factory=lambda: AttemptLimit(max_attempts=5, window_seconds=150)
+    )
     transfers_running: int = 0
 
 
@@ -119,12 +126,12 @@ def _json(data: dict[str, object]) -> Response:
 def _foreign_origin(request: Request) -> Response | None:
     if same_origin(request, web_context(request).runtime.settings.base_url):
         return None
-    return _refusal(403, "Diese Anfrage kam nicht von der Seite des Technikchecks.")
+    return _refusal(403, FOREIGN)
 
 
 def _transfer_refused(request: Request, size: int) -> Response | None:
     limits = _limits(request)
-    wait = limits.transfer_bytes.spend(_client(request), max(size, CHUNK_BYTES))
+    wait = limits.transfer_bytes.spend(_client(request), max(size, SMALLEST_COST_BYTES))
     if wait:
         return _refusal(
             429,
@@ -147,12 +154,23 @@ def _size_problem(raw: str | None, what: str) -> Response | None:
     return None
 
 
+def _public_ice_servers(servers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """STUN servers only: TURN credentials on a page without a link would
+    make the practice's relay server open to anyone."""
+    public = []
+    for server in servers:
+        urls = server["urls"] if isinstance(server["urls"], list) else [server["urls"]]
+        if all(str(url).startswith(("stun:", "stuns:")) for url in urls):
+            public.append({"urls": server["urls"]})
+    return public
+
+
 async def tech_check_page(request: Request) -> Response:
     context = web_context(request)
     return page(
         request,
         "tech_check.html",
-        ice_servers=context.runtime.settings.ice_servers,
+        ice_servers=_public_ice_servers(context.runtime.settings.ice_servers),
         max_transfer_bytes=MAX_TRANSFER_BYTES,
     )
 
@@ -160,6 +178,12 @@ async def tech_check_page(request: Request) -> Response:
 async def download(request: Request) -> Response:
     """``bytes`` random bytes, different on every request, so that nothing on
     the way can compress or cache them."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in (
+        "same-origin",
+        "none",
+    ):
+        # Another site's page may not spend its visitors' budget here.
+        return _refusal(403, FOREIGN)
     raw = request.query_params.get("bytes")
     problem = _size_problem(raw, "Die Größe")
     if problem is None:
@@ -197,7 +221,10 @@ async def _random_bytes(size: int, limits: TechCheckLimits) -> AsyncIterator[byt
 async def upload(request: Request) -> Response:
     """Counts the body's bytes as they arrive, keeping none of them."""
     declared = request.headers.get("content-length")
-    problem = _foreign_origin(request) or _size_problem(declared, "Content-Length")
+    problem = _foreign_origin(request)
+    if problem is None and declared is None:
+        problem = _refusal(411, "Bitte senden Sie die Länge der Daten mit.")
+    problem = problem or _size_problem(declared, "Content-Length")
     if problem is None:
         problem = _transfer_refused(request, int(str(declared)))
     if problem is not None:
@@ -229,14 +256,15 @@ async def test_call(request: Request) -> Response:
     problem = _foreign_origin(request)
     if problem is not None:
         return problem
-    wait = _limits(request).test_calls.spend(_client(request), 1)
-    if wait:
+    test_calls = _limits(request).test_calls
+    if test_calls.exceeded(_client(request)):
         return _refusal(
             429,
             "Sie haben in kurzer Zeit viele Testanrufe gestartet. Bitte warten Sie "
-            f"etwa {math.ceil(wait)} Sekunden.",
-            wait,
+            "ein paar Minuten.",
+            test_calls.window_seconds,
         )
+    test_calls.record(_client(request))
     offer = await _offer_sdp(request)
     if isinstance(offer, Response):
         return offer
@@ -253,7 +281,7 @@ async def test_call(request: Request) -> Response:
             60,
         )
     except UnusableOffer as error:
-        logger.info("Test call offer unusable: %s", type(error.__cause__).__name__)
+        logger.info("Test call offer unusable: %s", error)
         return _refusal(
             400,
             "Ihr Browser hat ein Verbindungsangebot geschickt, mit dem der Server "

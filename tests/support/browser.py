@@ -23,6 +23,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
+    # The tests run where loopback is the only network; calls must use it.
+    "--allow-loopback-in-peer-connection",
 ]
 
 

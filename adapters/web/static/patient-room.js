@@ -3,6 +3,7 @@
 import { PeerCall, describePath } from "./call.js";
 import { showRemoteMediaState, wireControls } from "./call-controls.js";
 import { LocalMedia, deviceErrorText } from "./devices.js";
+import { startQuickCheck } from "./quick-check.js";
 import { connectSignaling } from "./signaling.js";
 
 const room = document.getElementById("room");
@@ -25,6 +26,7 @@ const localMedia = new LocalMedia({
 });
 
 let signaling = null;
+let quickCheck = null;
 
 const call = new PeerCall({
   iceServers: JSON.parse(room.dataset.iceServers),
@@ -62,6 +64,7 @@ function enterWaitingRoom() {
   setupStep.hidden = true;
   waitingStep.hidden = false;
   callSection.hidden = false;
+  quickCheck = startQuickCheck(document.getElementById("quick-check"));
   signaling = connectSignaling(room.dataset.wsUrl, {
     onMessage,
     onFinalClose: (code, reason) => end(
@@ -72,6 +75,7 @@ function enterWaitingRoom() {
 }
 
 function onMessage(message) {
+  if (message.type === "admitted" || message.type === "offer") quickCheck?.stop();
   switch (message.type) {
     case "waiting":
       waitingText.textContent = "Ihre Praxis weiß, dass Sie da sind, und lässt Sie gleich eintreten. Bitte lassen Sie diese Seite geöffnet.";
@@ -102,6 +106,7 @@ function onMessage(message) {
 }
 
 function end(title, text) {
+  quickCheck?.stop();
   call.close();
   localMedia.stop();
   signaling?.close();
@@ -114,6 +119,8 @@ function end(title, text) {
 }
 
 document.getElementById("request-devices").addEventListener("click", requestDevices);
+// The button works only once this script runs; until then it stays disabled.
+document.getElementById("request-devices").disabled = false;
 document.getElementById("retry-devices").addEventListener("click", requestDevices);
 document.getElementById("continue-without-devices").addEventListener("click", () => {
   problem.hidden = true;

@@ -11,10 +11,11 @@ import {
 
 const page = document.getElementById("tech-check");
 const iceServers = JSON.parse(page.dataset.iceServers);
-const serverCap = Number(page.dataset.maxTransferBytes);
+const serverCap = Number(page.dataset.maxTransferBytes) || undefined;
 const localVideo = document.getElementById("local-video");
 const speakerAudio = document.getElementById("speaker-audio");
 const speakerSelect = document.getElementById("speaker-select");
+const speakerQuestion = document.getElementById("speaker-question");
 const echoVideo = document.getElementById("echo-video");
 const summarySection = document.getElementById("check-summary");
 const summaryText = document.getElementById("summary-text");
@@ -118,7 +119,7 @@ async function checkMicrophone(stream) {
   if (loudest >= 0.02) {
     show("microphone", {
       state: "ok",
-      result: `Ihr Mikrofon nimmt Ton auf (lautester Moment: ${Math.round(loudest * 100)} %).`,
+      result: `Ihr Mikrofon nimmt Ton auf (lautester Moment: ${Math.min(100, Math.round(loudest * 100))} %).`,
       hint: "",
       summary: "Mikrofon: nimmt Ton auf",
     });
@@ -147,8 +148,10 @@ async function fillSpeakers() {
 
 async function playTone() {
   if (!audioContext) return;
+  speakerQuestion.hidden = true;
   running("speaker", "Wir spielen einen Testton ab …");
   await playTestTone(audioContext, speakerAudio, speakerSelect.value);
+  speakerQuestion.hidden = false;
   show("speaker", {
     state: "ask",
     result: "Haben Sie den Testton gehört? Bitte antworten Sie mit „Ja, gehört“ oder „Nein“.",
@@ -263,6 +266,8 @@ async function runAllChecks() {
 }
 
 document.getElementById("start-check").addEventListener("click", runAllChecks);
+// The button works only once this script runs; until then it stays disabled.
+document.getElementById("start-check").disabled = false;
 document.getElementById("speaker-yes").addEventListener("click", () => answerSpeaker(true));
 document.getElementById("speaker-no").addEventListener("click", () => answerSpeaker(false));
 document.getElementById("speaker-again").addEventListener("click", () => playTone());

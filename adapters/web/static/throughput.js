@@ -10,10 +10,11 @@ const MIN_REQUEST_BYTES = 64 * 1024;
 const MAX_UPLOAD_REQUEST_BYTES = 8 * 1024 * 1024;
 const DEFAULT_SERVER_CAP = 25_000_000;
 
-const decimal = new Intl.NumberFormat("de-DE", { maximumFractionDigits: 1 });
+const whole = new Intl.NumberFormat("de-DE", { maximumFractionDigits: 0 });
+const oneDecimal = new Intl.NumberFormat("de-DE", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 
 export function formatMbps(mbps) {
-  return `${decimal.format(mbps >= 10 ? Math.round(mbps) : mbps)} Mbit/s`;
+  return `${(mbps >= 10 ? whole : oneDecimal).format(mbps)} Mbit/s`;
 }
 
 export class ThroughputRefused extends Error {
@@ -36,7 +37,7 @@ export async function refusalOf(response) {
 
 // Downloads for `seconds` on `streams` parallel requests; bytes count as they
 // arrive, so a slow line still gives a figure when time is up.
-export function measureDownload({ seconds = 4, streams = 4, maxBytes = 50e6, serverCap = DEFAULT_SERVER_CAP, signal } = {}) {
+export function measureDownload({ seconds = 4, streams = 4, maxBytes = 30e6, serverCap = DEFAULT_SERVER_CAP, signal } = {}) {
   return measure({
     seconds, streams, maxBytes, signal,
     graceSeconds: 0,
@@ -57,7 +58,7 @@ export function measureDownload({ seconds = 4, streams = 4, maxBytes = 50e6, ser
 
 // Uploads for `seconds`; only bytes the server confirmed count, so bytes
 // still sitting in a send buffer never flatter a slow line.
-export function measureUpload({ seconds = 4, streams = 2, maxBytes = 25e6, serverCap = DEFAULT_SERVER_CAP, signal } = {}) {
+export function measureUpload({ seconds = 4, streams = 2, maxBytes = 12e6, serverCap = DEFAULT_SERVER_CAP, signal } = {}) {
   const block = new Uint8Array(MIN_REQUEST_BYTES);
   crypto.getRandomValues(block);
   return measure({
@@ -113,9 +114,11 @@ async function measure({ seconds, streams, maxBytes, signal, graceSeconds, first
         }
         return;
       }
-      // Aim at about one second per request at the pace seen so far.
+      // Aim at about one second per request at the pace seen so far, and
+      // never far past the data this measurement may use.
       const took = Math.max((performance.now() - begun) / 1000, 0.01);
-      size = Math.round(Math.min(largestBytes, Math.max(MIN_REQUEST_BYTES, size / took)));
+      const share = (maxBytes - bytes) / streams;
+      size = Math.round(Math.max(MIN_REQUEST_BYTES, Math.min(largestBytes, share, size / took)));
     }
   };
   await Promise.all(Array.from({ length: streams }, worker));
