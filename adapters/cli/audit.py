@@ -8,6 +8,7 @@ JSON lines with --json, and exits non-zero when something is wrong.
 import argparse
 import base64
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -69,6 +70,9 @@ def add_commands(commands: Any) -> None:
 
 def _run(command: Any) -> Any:
     def handler(arguments: argparse.Namespace) -> int:
+        # A report piped into `head` ends quietly when the reader stops. Only
+        # here: a server must never die of a client that went away.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         try:
             return int(command(arguments, _data_dir()))
         except (ToolError, EventLogMissing) as error:
@@ -191,7 +195,10 @@ def replay_command(arguments: argparse.Namespace, data_dir: Path) -> int:
         if arguments.json:
             _emit(row)
         else:
-            details = " ".join(f"{k}={v}" for k, v in sorted(row["details"].items()))
+            details = " ".join(
+                f"{key}={_one_line(value)}"
+                for key, value in sorted(row["details"].items())
+            )
             print(
                 f"{row['position']:>7}  {row['time']}  {row['event']:<34} "
                 f"{row['appointment'] or '-':<36}  {details}"
@@ -244,6 +251,11 @@ def _timeline(
         }
 
 
+def _one_line(value: Any) -> str:
+    """Keeps one event on one line, whatever its values contain."""
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -274,7 +286,7 @@ def retention_command(arguments: argparse.Namespace, data_dir: Path) -> int:
         for entry in shredded:
             _emit(_retention_row(entry, "shredded"))
         for entry in pending:
-            state = "overdue" if entry in overdue else "due"
+            state = "overdue" if entry in overdue else "pending"
             _emit(_retention_row(entry, state))
         _emit({"overdue": len(overdue), "checked_at": now.isoformat()})
     else:

@@ -165,4 +165,5 @@ class OutboxFolder:
 
 
 def _file_stem(message_id: str) -> str:
-    return "".join(ch for ch in message_id if ch.isalnum() or ch in "-_") or "mail"
+    local_part = message_id.strip("<>").split("@", 1)[0]
+    return "".join(ch for ch in local_part if ch.isalnum() or ch in "-_") or "mail"

@@ -13,7 +13,7 @@ from adapters.web.forms import (
     read_form,
     text_field,
 )
-from adapters.web.pages import page, problem_message, problem_status
+from adapters.web.pages import page, page_after_login, problem_message, problem_status
 from adapters.web.security import csrf_token
 from domain.errors import DomainError
 
@@ -122,13 +122,14 @@ async def login_submit(request: Request) -> Response:
             "login.html",
             401,
             email=email,
-            error="E-Mail-Adresse oder Passwort stimmen nicht.",
+            error="E-Mail-Adresse oder Passwort ist falsch.",
         )
     # Only the address is cleared: a colleague's success on the same network
     # must not reset the count of guesses made from there.
     context.login_throttle.clear(f"email:{email}")
+    wanted = page_after_login(request)
     start_session(request, practitioner_id)
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(wanted, status_code=303)
 
 
 def start_session(request: Request, practitioner_id: UUID) -> None:

@@ -162,7 +162,7 @@ async def _unexpected_error_page(request: Request, error: Exception) -> Response
         500,
         title="Ein Fehler ist aufgetreten",
         message="Das hat leider nicht geklappt. Bitte versuchen Sie es in einem "
-        "Moment noch einmal. Ihre bisherigen Angaben sind gespeichert.",
+        "Moment noch einmal.",
     )
 
 

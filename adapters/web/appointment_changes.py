@@ -13,6 +13,7 @@ from adapters.web.appointment_pages import own_appointment, render_appointment
 from adapters.web.context import WebContext, logged_in_practitioner, web_context
 from adapters.web.forms import (
     FormProblem,
+    checkbox,
     date_field,
     int_field,
     read_form,
@@ -49,7 +50,7 @@ async def _change(request: Request, change: Change) -> Response:
         fresh = await context.query(
             context.runtime.consultations.appointment, appointment.id
         )
-        return render_appointment(
+        return await render_appointment(
             request, fresh, problem_status(problem), problem_message(problem)
         )
     request.session["notice"] = notice
@@ -59,6 +60,8 @@ async def _change(request: Request, change: Change) -> Response:
 async def _cancel(
     context: WebContext, practitioner_id: UUID, appointment: Appointment, form: FormData
 ) -> str:
+    if not checkbox(form, "confirmed"):
+        raise FormProblem("Bitte bestätigen Sie die Absage.")
     await context.command(
         context.runtime.consultations.cancel_by_practice,
         practitioner_id,

@@ -24,10 +24,10 @@ async def appointment_page(request: Request) -> Response:
         return login_redirect(request)
     context = web_context(request)
     appointment = await own_appointment(request, context, practitioner_id)
-    return render_appointment(request, appointment)
+    return await render_appointment(request, appointment)
 
 
-def render_appointment(
+async def render_appointment(
     request: Request,
     appointment: Appointment,
     status_code: int = 200,
@@ -35,11 +35,15 @@ def render_appointment(
 ) -> Response:
     context = web_context(request)
     local_start = in_practice_time(appointment.starts_at)
+    session = await context.query(
+        context.runtime.consultations.video_session, appointment.id
+    )
     return page(
         request,
         "appointment.html",
         status_code,
         appointment=appointment,
+        session=session,
         mails=context.runtime.mail_queue.for_appointment(appointment.id),
         ice_servers=context.runtime.settings.ice_servers,
         now=context.now(),

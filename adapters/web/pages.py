@@ -19,7 +19,17 @@ def page(
 
 
 def login_redirect(request: Request) -> RedirectResponse:
+    """To the login, remembering the page asked for (a GET of our own)."""
+    if request.method == "GET":
+        request.session["after_login"] = request.url.path
     return RedirectResponse("/anmelden", status_code=303)
+
+
+def page_after_login(request: Request) -> str:
+    wanted = request.session.pop("after_login", "/")
+    if not isinstance(wanted, str) or not wanted.startswith("/") or "//" in wanted:
+        return "/"
+    return wanted
 
 
 def problem_status(problem: Exception) -> int:

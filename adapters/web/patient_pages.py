@@ -173,7 +173,12 @@ async def terms(request: Request) -> Response:
 
 
 async def privacy(request: Request) -> Response:
-    return page(request, "privacy.html")
+    context = web_context(request)
+    consultations = context.runtime.consultations
+    practice = None
+    if await context.query(consultations.practice_exists):
+        practice = (await context.query(consultations.practice)).settings
+    return page(request, "privacy.html", practice=practice)
 
 
 async def health(request: Request) -> Response:

@@ -536,9 +536,9 @@ def log_in(base_url: str, email: str, password: str) -> httpx.Response:
 def test_a_wrong_password_is_refused_with_401(day: PracticeDay) -> None:
     base_url = day.server.base_url
     wrong = log_in(base_url, "weber@praxis.test", "Sprechstunde-2025!")
-    assert_refused(wrong, 401, "E-Mail-Adresse oder Passwort stimmen nicht")
+    assert_refused(wrong, 401, "E-Mail-Adresse oder Passwort ist falsch")
     unknown = log_in(base_url, "niemand@praxis.test", PASSWORD)
-    assert_refused(unknown, 401, "E-Mail-Adresse oder Passwort stimmen nicht")
+    assert_refused(unknown, 401, "E-Mail-Adresse oder Passwort ist falsch")
 
     assert log_in(base_url, "weber@praxis.test", PASSWORD).status_code == 303
     assert_nothing_lost(day)
@@ -550,7 +550,7 @@ def test_after_five_failed_logins_the_next_attempt_has_to_wait(
     PracticeClient(server).set_up()
     for _ in range(5):
         wrong = log_in(server.base_url, "weber@praxis.test", "geraten-123456")
-        assert_refused(wrong, 401, "stimmen nicht")
+        assert_refused(wrong, 401, "ist falsch")
 
     blocked = log_in(server.base_url, "weber@praxis.test", PASSWORD)
     assert_refused(blocked, 429, "Zu viele fehlgeschlagene Versuche")

@@ -138,9 +138,14 @@ def test_the_practice_cancels_with_a_message_for_the_patient(
     practice: InProcessPractice, mailbox: Mailbox
 ) -> None:
     appointment_id = schedule(practice, TUESDAY_10)
+    unconfirmed = practice.post_form(
+        f"/termine/{appointment_id}/absagen", {"message": "Versehentlich geklickt"}
+    )
+    assert unconfirmed.status_code == 422
+    assert "Bitte bestätigen Sie die Absage." in unconfirmed.text
     response = practice.post_form(
         f"/termine/{appointment_id}/absagen",
-        {"message": "Frau Dr. Weber ist leider erkrankt."},
+        {"message": "Frau Dr. Weber ist leider erkrankt.", "confirmed": "on"},
     )
     assert response.status_code == 303
     deliver(practice)
@@ -191,7 +196,9 @@ def test_a_moved_appointment_keeps_its_calendar_entry_and_only_the_new_time_admi
     new_time = practice.client.get(join_link)
     assert new_time.status_code == 200 and "Willkommen" in new_time.text
 
-    practice.post_form(f"/termine/{appointment_id}/absagen", {"message": ""})
+    practice.post_form(
+        f"/termine/{appointment_id}/absagen", {"message": "", "confirmed": "on"}
+    )
     deliver(practice)
     cancel = mailbox.wait_for(lambda m: "abgesagt" in m["Subject"])
     assert (calendar_entry_of(cancel).method, calendar_entry_of(cancel).sequence) == (
@@ -224,7 +231,9 @@ def test_one_reminder_at_the_chosen_lead_time_and_never_for_cancelled_ones(
         practice, datetime(2026, 12, 9, 11, 0), "Clara Ab", "c@ex.test"
     )
     moved = schedule(practice, datetime(2026, 12, 9, 12, 0), "Dora Später", "d@ex.test")
-    practice.post_form(f"/termine/{cancelled}/absagen", {"message": ""})
+    practice.post_form(
+        f"/termine/{cancelled}/absagen", {"message": "", "confirmed": "on"}
+    )
     practice.post_form(
         f"/termine/{moved}/verschieben",
         {"day": "2026-12-10", "clock": "12:00", "duration": "15"},
@@ -312,7 +321,9 @@ def test_a_practitioner_cannot_cancel_a_colleagues_appointment(
         ),
         practice.clock(),
     )
-    response = practice.post_form(f"/termine/{theirs}/absagen", {"message": "x"})
+    response = practice.post_form(
+        f"/termine/{theirs}/absagen", {"message": "x", "confirmed": "on"}
+    )
     assert response.status_code == 404
     assert consultations.appointment(theirs).cancelled_at is None
 
