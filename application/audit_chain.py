@@ -101,8 +101,7 @@ class ChainKeeper:
         )
         if not (forced or due):
             return
-        checkpoints = self._store.checkpoints(name)
-        if checkpoints and checkpoints[-1].position == last_link.position:
+        if self._store.last_checkpoint_position(name) == last_link.position:
             self._last_checkpoint[name] = at
             return
         unsigned = Checkpoint(
@@ -186,6 +185,10 @@ def verify_log(
 
     for checkpoint in checkpoints:
         report.findings.extend(_check_checkpoint(name, checkpoint, linked, public_key))
+    if links and not checkpoints:
+        report.findings.append(
+            Finding(name, links[-1].position, "sealed events but no signed checkpoint")
+        )
 
     report.findings.sort(key=lambda finding: finding.position)
     return report

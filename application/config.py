@@ -3,8 +3,10 @@
 import base64
 import binascii
 import os
+import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,6 +14,13 @@ from urllib.parse import urlsplit
 import orjson
 
 PREFIX = "SPRECHZIMMER_"
+
+# turn:host[:port][?transport=udp|tcp] (RFC 7065); IPv6 hosts in brackets.
+TURN_URL = re.compile(
+    r"turns?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(\?transport=(udp|tcp))?"
+)
+MIN_TURN_SECRET_LENGTH = 16
+ICE_TRANSPORT_POLICIES = ("all", "relay")
 
 
 class ConfigurationError(Exception):
@@ -35,6 +44,10 @@ class Settings:
     tech_check_calls: int = 2
     tech_check_call_seconds: float = 30.0
     tech_check_loopback_only: bool = False
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str = field(default="", repr=False)
+    turn_credential_seconds: int = 3600
+    ice_transport_policy: str = "all"
 
     @property
     def outbox_dir(self) -> Path:
@@ -100,6 +113,7 @@ def load_settings(
         ),
         # Test calls on loopback addresses only: for tests on one machine.
         tech_check_loopback_only=_flag(get("TECH_CHECK_LOOPBACK_ONLY"), default=False),
+        **_turn_settings(get),
     )
 
 
@@ -193,6 +207,65 @@ def _ice_servers(raw: str) -> list[dict[str, Any]]:
             "SPRECHZIMMER_ICE_SERVERS must be a list of objects with 'urls'"
         )
     return servers
+
+
+def _turn_settings(get: Callable[[str], str]) -> dict[str, Any]:
+    urls = tuple(url.strip() for url in get("TURN_URLS").split(",") if url.strip())
+    for url in urls:
+        if not _is_turn_url(url):
+            raise ConfigurationError(
+                f"SPRECHZIMMER_TURN_URLS: {url!r} is not a TURN address; expected "
+                "comma-separated turn:host:port?transport=udp or turns:host:5349"
+            )
+    secret = get("TURN_SECRET")
+    if urls and not secret:
+        raise ConfigurationError(
+            "SPRECHZIMMER_TURN_SECRET is missing: the TURN server's "
+            "static-auth-secret is needed to hand out credentials for "
+            "SPRECHZIMMER_TURN_URLS"
+        )
+    if secret and not urls:
+        raise ConfigurationError(
+            "SPRECHZIMMER_TURN_SECRET is set but SPRECHZIMMER_TURN_URLS is not: "
+            "name the TURN server, e.g. turn:turn.example.org:3478"
+        )
+    if secret and len(secret) < MIN_TURN_SECRET_LENGTH:
+        raise ConfigurationError(
+            f"SPRECHZIMMER_TURN_SECRET must have at least {MIN_TURN_SECRET_LENGTH} "
+            "characters: whoever guesses it can use the relay"
+        )
+
+    raw_seconds = get("TURN_CREDENTIAL_SECONDS") or "3600"
+    if not raw_seconds.isdigit() or not 60 <= int(raw_seconds) <= 86_400:
+        raise ConfigurationError(
+            "SPRECHZIMMER_TURN_CREDENTIAL_SECONDS must be a whole number of "
+            "seconds from 60 to 86400"
+        )
+
+    policy = get("ICE_TRANSPORT_POLICY").lower() or "all"
+    if policy not in ICE_TRANSPORT_POLICIES:
+        raise ConfigurationError(
+            "SPRECHZIMMER_ICE_TRANSPORT_POLICY must be 'all' or 'relay'"
+        )
+    if policy == "relay" and not urls:
+        raise ConfigurationError(
+            "SPRECHZIMMER_ICE_TRANSPORT_POLICY=relay needs a TURN server: "
+            "set SPRECHZIMMER_TURN_URLS and SPRECHZIMMER_TURN_SECRET"
+        )
+    return {
+        "turn_urls": urls,
+        "turn_secret": secret,
+        "turn_credential_seconds": int(raw_seconds),
+        "ice_transport_policy": policy,
+    }
+
+
+def _is_turn_url(url: str) -> bool:
+    found = TURN_URL.fullmatch(url)
+    if found is None:
+        return False
+    port = found.group(2)
+    return port is None or 0 < int(port[1:]) < 65536
 
 
 def _flag(raw: str, default: bool) -> bool:

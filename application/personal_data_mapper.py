@@ -39,7 +39,10 @@ class PersonalDataMapper(Mapper[UUID]):
         if key is None:
             raise PersonalDataShredded(owner)
         for field in fields:
-            state[field] = _seal(key, state[field], _binding(state, field))
+            # Nothing is nothing: an empty field stays empty, and reads so
+            # after shredding too.
+            if state[field]:
+                state[field] = _seal(key, state[field], _binding(state, field))
         sealed = object.__new__(type(domain_event))
         object.__setattr__(sealed, "__dict__", state)
         return super().to_stored_event(sealed)
@@ -51,6 +54,8 @@ class PersonalDataMapper(Mapper[UUID]):
             state = vars(domain_event)
             key = self.key_store.data_key(state["originator_id"])
             for field in fields:
+                if not state[field]:
+                    continue
                 state[field] = (
                     _open(key, state[field], _binding(state, field))
                     if key is not None

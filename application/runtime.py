@@ -9,13 +9,12 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from email.message import Message
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.system import RecordingEvent, RecordingEventReceiver
 
-from adapters.email.messages import MailContext, PatientLinks, compose_mail
+from adapters.email.messages import Letter, MailContext, PatientLinks, compose_mail
 from adapters.email.transport import MailTransport, OutboxFolder, SmtpTransport
 from adapters.storage.chain_store import ChainStore
 from adapters.storage.key_store import MasterKeyMismatch, SQLiteKeyStore
@@ -116,6 +115,7 @@ class Runtime:
             queue_follower=self.mail_queue_follower,
             compose=self.compose_mail,
             transport=self.transport,
+            clock=clock,
         )
         self.retention = RetentionSweep(
             consultations=self.consultations,
@@ -136,12 +136,15 @@ class Runtime:
             settings.audit_checkpoint_seconds,
         )
 
-    def start(self) -> None:
-        """Catches up with anything missed while the process was down."""
+    def start(self, serving: bool = False) -> None:
+        """Catches up with anything missed while the process was down. Only the
+        serving process closes the presence its predecessor left open; a tool
+        run beside a live server must not."""
         self.mailroom.pull_and_process(Consultations.name)
         self.calendar_follower.pull()
         self.mail_queue_follower.pull()
-        self._close_stale_presence()
+        if serving:
+            self._close_stale_presence()
 
     def send_due_mail(self) -> int:
         """Decides due reminders, then sends what is due; one round of the
@@ -151,11 +154,12 @@ class Runtime:
         self.reminders.run(now)
         return self.dispatcher.dispatch_due(now)
 
-    def shred_due_personal_data(self) -> int:
-        """One round of the retention process, as of now."""
+    def shred_due_personal_data(self, due_by: datetime | None = None) -> int:
+        """One round of the retention process: what is due now (or by
+        `due_by`, for early deletion) is shredded, recorded as of now."""
         self.calendar_follower.pull()
         self.mail_queue_follower.pull()
-        shredded = self.retention.run(self.clock())
+        shredded = self.retention.run(self.clock(), due_by)
         self.calendar_follower.pull()
         return shredded
 
@@ -181,7 +185,7 @@ class Runtime:
 
     def _configured_transport(self) -> MailTransport:
         if self.settings.smtp_url:
-            return SmtpTransport(self.settings.smtp_url)
+            return SmtpTransport(self.settings.smtp_url, self.settings.mail_from)
         return OutboxFolder(self.settings.outbox_dir)
 
     def _close_stale_presence(self) -> None:
@@ -207,7 +211,7 @@ class Runtime:
 
     def compose_mail(
         self, mail: OutgoingMail, appointment: Appointment, at: datetime
-    ) -> Message:
+    ) -> Letter:
         practice = self.consultations.practice()
         practitioner = self.consultations.practitioner(appointment.practitioner_id)
         join_token = self.consultations.link_token(appointment, TokenPurpose.JOIN)

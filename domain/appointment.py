@@ -6,7 +6,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.contact import clean_email, clean_name
+from domain.contact import clean_email, clean_name, clean_text
 from domain.errors import (
     AlreadyCancelled,
     AppointmentNotActive,
@@ -18,6 +18,7 @@ from domain.errors import (
     JoinWindowNotOpenYet,
     NoShowTooEarly,
     PatientNotWaiting,
+    PersonalDataGone,
     StartInThePast,
 )
 from domain.join_window import JoinWindow
@@ -168,11 +169,9 @@ class Appointment(Aggregate):
         at: datetime,
     ) -> "Appointment":
         check_timing(starts_at, duration_minutes, at)
-        note = note.strip()
-        if len(note) > MAX_NOTE_LENGTH:
-            raise InvalidAppointmentDetails(
-                f"Der Hinweis darf höchstens {MAX_NOTE_LENGTH} Zeichen haben."
-            )
+        note = clean_text(
+            note, InvalidAppointmentDetails, MAX_NOTE_LENGTH, "Der Hinweis"
+        )
         return cls(
             practitioner_id=practitioner_id,
             patient_name=clean_name(
@@ -379,11 +378,9 @@ class Appointment(Aggregate):
     def cancel_by_practice(self, message: str, at: datetime) -> None:
         self._check_not_cancelled()
         self._check_still_changeable()
-        message = message.strip()
-        if len(message) > MAX_NOTE_LENGTH:
-            raise InvalidAppointmentDetails(
-                f"Die Nachricht darf höchstens {MAX_NOTE_LENGTH} Zeichen haben."
-            )
+        message = clean_text(
+            message, InvalidAppointmentDetails, MAX_NOTE_LENGTH, "Die Nachricht"
+        )
         self._cancelled(
             by=CancelledBy.PRACTICE.value, message=message, late=False, at=at
         )
@@ -423,15 +420,22 @@ class Appointment(Aggregate):
 
     def resend_invitation(self, at: datetime) -> None:
         self._check_not_cancelled()
-        if self.is_finished:
-            raise AppointmentNotActive("Dieser Termin ist bereits beendet.")
+        self._check_still_changeable()
         self._invitation_resent(resend_number=self.resend_count + 1, at=at)
 
     @event(InvitationResent)
     def _invitation_resent(self, resend_number: int, at: datetime) -> None:
         self.resend_count = resend_number
 
+    def _check_not_shredded(self) -> None:
+        if self.shredded_at is not None:
+            raise PersonalDataGone(
+                "Die Daten dieses Termins wurden nach Ablauf der Aufbewahrungsfrist "
+                "gelöscht; er lässt sich nicht mehr ändern."
+            )
+
     def _check_not_cancelled(self) -> None:
+        self._check_not_shredded()
         if self.cancelled_at is not None:
             raise AlreadyCancelled("Dieser Termin wurde bereits abgesagt.")
 

@@ -79,3 +79,9 @@ class CancellationTooLate(DomainError):
 
 class InvalidPracticeSettings(DomainError):
     """A practice setting is out of range or malformed."""
+
+
+class PersonalDataGone(DomainError):
+    """The appointment's personal data was shredded; it can only be looked at."""
+
+    status_code = 410

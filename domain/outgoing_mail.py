@@ -13,7 +13,8 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.ids import derived_id
 
-MAX_TRANSIENT_ATTEMPTS = 12
+# With pauses growing to half an hour, this keeps trying for about two days.
+MAX_TRANSIENT_ATTEMPTS = 100
 FIRST_RETRY_DELAY = timedelta(seconds=5)
 LONGEST_RETRY_DELAY = timedelta(minutes=30)
 

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.contact import clean_email, clean_name
+from domain.contact import clean_email, clean_name, clean_text
 from domain.errors import InvalidAccountDetails, InvalidPracticeSettings
 from domain.ids import derived_id
 from domain.personal_data import HasPersonalData
@@ -113,17 +113,15 @@ class PracticeSettings:
     reminder_lead_hours: int = 0
 
     def checked(self) -> "PracticeSettings":
-        address = self.address.strip()
-        fee_note = self.fee_note.strip()
-        if len(address) > MAX_ADDRESS_LENGTH:
-            raise InvalidPracticeSettings(
-                f"Die Adresse darf höchstens {MAX_ADDRESS_LENGTH} Zeichen haben."
-            )
-        if len(fee_note) > MAX_FEE_NOTE_LENGTH:
-            raise InvalidPracticeSettings(
-                f"Der Hinweis zur Ausfallgebühr darf höchstens "
-                f"{MAX_FEE_NOTE_LENGTH} Zeichen haben."
-            )
+        address = clean_text(
+            self.address, InvalidPracticeSettings, MAX_ADDRESS_LENGTH, "Die Adresse"
+        )
+        fee_note = clean_text(
+            self.fee_note,
+            InvalidPracticeSettings,
+            MAX_FEE_NOTE_LENGTH,
+            "Der Hinweis zur Ausfallgebühr",
+        )
         if not 0 <= self.cancellation_deadline_hours <= MAX_DEADLINE_HOURS:
             raise InvalidPracticeSettings(
                 "Die Absagefrist muss zwischen 0 und "

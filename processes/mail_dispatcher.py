@@ -9,8 +9,8 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from email.message import Message
 
+from adapters.email.messages import Letter
 from adapters.email.transport import (
     MailTransport,
     PermanentMailError,
@@ -26,7 +26,7 @@ from projections.mail_queue import MailQueueView
 
 logger = logging.getLogger(__name__)
 
-Composer = Callable[[OutgoingMail, Appointment, datetime], Message]
+Composer = Callable[[OutgoingMail, Appointment, datetime], Letter]
 
 
 class MailDispatcher:
@@ -39,6 +39,7 @@ class MailDispatcher:
         queue_follower: LogFollower,
         compose: Composer,
         transport: MailTransport,
+        clock: Callable[[], datetime],
     ) -> None:
         self._consultations = consultations
         self._mailroom = mailroom
@@ -46,6 +47,7 @@ class MailDispatcher:
         self._queue_follower = queue_follower
         self._compose = compose
         self._transport = transport
+        self._clock = clock
         self._one_round_at_a_time = threading.Lock()
 
     def dispatch_due(self, at: datetime) -> int:
@@ -78,21 +80,30 @@ class MailDispatcher:
             return False
 
         try:
-            self._transport.send(self._compose(mail, appointment, at))
+            letter = self._compose(mail, appointment, at)
+        except Exception:
+            # One mail that cannot be built must never hold up the others.
+            logger.exception("Mail %s could not be composed", mail.id)
+            return self._failed(mail, "Nachricht konnte nicht erstellt werden", True)
+        try:
+            self._transport.send(letter)
         except PermanentMailError as error:
             logger.warning("Mail %s refused for good: %s", mail.id, error)
-            mail.record_failed_attempt(str(error), permanent=True, at=at)
-            self._mailroom.save(mail)
-            return False
+            return self._failed(mail, str(error), permanent=True)
         except TransientMailError as error:
             logger.info("Mail %s not handed over yet: %s", mail.id, error)
-            mail.record_failed_attempt(str(error), permanent=False, at=at)
-            self._mailroom.save(mail)
-            return False
+            return self._failed(mail, str(error), permanent=False)
 
-        mail.mark_delivered(at)
+        mail.mark_delivered(self._clock())
         self._mailroom.save(mail)
         if mail.kind in (MailKind.INVITATION, MailKind.INVITATION_UPDATE):
             self._consultations.record_invitation_sent(mail.appointment_id, at)
         logger.info("Mail %s (%s) delivered", mail.id, mail.kind)
         return True
+
+    def _failed(self, mail: OutgoingMail, reason: str, permanent: bool) -> bool:
+        # The time of the failure, not of the round's start: a slow server
+        # must not make the next attempt due at once.
+        mail.record_failed_attempt(reason, permanent=permanent, at=self._clock())
+        self._mailroom.save(mail)
+        return False

@@ -23,6 +23,11 @@ def reason_to_skip(
         return "Termin wurde abgesagt"
     if appointment.is_finished:
         return "Termin ist beendet"
+    if (
+        mail.kind in (MailKind.INVITATION, MailKind.INVITATION_UPDATE)
+        and at > appointment.ends_at
+    ):
+        return "Termin ist vorbei"
     if mail.kind is MailKind.REMINDER:
         if mail.occasion != appointment.starts_at.isoformat():
             return "Termin wurde verschoben"

@@ -5,6 +5,7 @@ it, so after a crash no mail is decided twice and none is forgotten. Sending is
 the dispatcher's job.
 """
 
+import hashlib
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
@@ -44,7 +45,8 @@ class Mailroom(ProcessApplication[UUID]):
             processing_event,
             MailKind.INVITATION,
             domain_event.originator_id,
-            occasion=domain_event.token_nonce,
+            # The nonce itself would help rebuild links: only a digest of it.
+            occasion=hashlib.sha256(domain_event.token_nonce.encode()).hexdigest()[:24],
             at=domain_event.scheduled_at,
         )
 

@@ -38,15 +38,22 @@ class RetentionSweep:
         self._mail_queue = mail_queue
         self._forget_mail = forget_mail
 
-    def due(self, at: datetime) -> list[CalendarEntry]:
-        return self._calendar.due_for_shredding(at)
+    def due(self, by: datetime, now: datetime) -> list[CalendarEntry]:
+        """Due by `by` (now, or later for early deletion), but never an
+        appointment that has not even ended yet."""
+        return [
+            entry
+            for entry in self._calendar.due_for_shredding(by)
+            if entry.ended_at <= now
+        ]
 
-    def run(self, at: datetime) -> int:
-        """Shreds everything due by `at`; returns how many appointments."""
+    def run(self, now: datetime, due_by: datetime | None = None) -> int:
+        """Shreds everything due (by `due_by`, default now), recording `now` as
+        the time of shredding; returns how many appointments."""
         shredded = 0
         try:
-            for entry in self.due(at):
-                self.shred(entry, at)
+            for entry in self.due(due_by or now, now):
+                self.shred(entry, now)
                 shredded += 1
         finally:
             self._key_store.flush_shredded()

@@ -51,10 +51,12 @@ class CalendarEntry:
         check_patient_may_enter(self.status, self.join_window, at)
 
     @property
+    def ended_at(self) -> datetime:
+        return appointment_ended_at(self.ends_at, self.cancelled_at, self.finished_at)
+
+    @property
     def shredding_deadline(self) -> datetime:
-        return shredding_deadline(
-            appointment_ended_at(self.ends_at, self.cancelled_at, self.finished_at)
-        )
+        return shredding_deadline(self.ended_at)
 
     @property
     def is_open(self) -> bool:

@@ -8,10 +8,12 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 
-# Debian packages the tests use: Chromium for the browser tests, iproute2 to
-# give the tests a network namespace with loopback only.
+# Debian packages the tests use: Chromium for the browser tests, coturn as the
+# TURN relay they start themselves, iproute2 to give the tests a network
+# namespace with loopback only.
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing from Debian's packages: ${missing[*]}"
@@ -20,6 +22,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_if_needed[@]}" apt-get update -qq
   "${sudo_if_needed[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq "${missing[@]}" >/dev/null
+  # The package enables a system-wide relay on every interface; the tests
+  # only need the program.
+  if [[ " ${missing[*]} " == *" coturn "* ]] && [ -d /run/systemd/system ]; then
+    "${sudo_if_needed[@]}" systemctl disable --now coturn.service >/dev/null 2>&1 || true
+  fi
 fi
 
 .venv/bin/ruff check .

@@ -9,6 +9,7 @@ import argparse
 import base64
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from uuid import UUID
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from adapters.storage.chain_store import ChainStore
+from adapters.storage.chain_store import ChainStore, UnreadableCheckpoint
 from application.audit_chain import LogReport, public_key_of, verify_log
 from application.event_log import (
     LOG_FILES,
@@ -42,6 +43,10 @@ WITHHELD = {
     "connection_id",
     "originator_topic",
 }
+
+
+# What damaged audit data raises when read: reported as tampering, not a crash.
+UNREADABLE = (sqlite3.DatabaseError, UnreadableCheckpoint, TypeError, ValueError)
 
 
 class ToolError(Exception):
@@ -98,28 +103,57 @@ def verify_command(arguments: argparse.Namespace, data_dir: Path) -> int:
     if not (audit_dir / "chain.sqlite").exists():
         raise ToolError(f"no hash chain in {audit_dir}: the log was never sealed")
     store = ChainStore(audit_dir, read_only=True)
-    reports = []
     try:
-        for name in LOG_FILES:
-            try:
-                recorder = open_log(data_dir, name)
-            except EventLogMissing:
-                continue
-            reports.append(
-                verify_log(
-                    name,
-                    read_all(recorder),
-                    store.links(name),
-                    store.checkpoints(name),
-                    public_key,
-                )
-            )
+        reports = _verify_logs(data_dir, store, public_key)
+    except (
+        sqlite3.DatabaseError,
+        UnreadableCheckpoint,
+        TypeError,
+        ValueError,
+    ) as error:
+        print(f"TAMPERED: the audit data cannot be read as stored: {error}")
+        return 1
     finally:
         store.close()
     if not reports:
         raise ToolError(f"no event log in {data_dir}: the store is empty")
     _print_verification(reports, arguments.json)
+    if _key_lies_in(data_dir):
+        print(
+            "note: the signing key lies in the data folder; whoever can change the "
+            "log there can also re-sign it. Verify with SPRECHZIMMER_AUDIT_PUBLIC_KEY "
+            "kept elsewhere.",
+            file=sys.stderr,
+        )
     return 0 if all(report.intact for report in reports) else 1
+
+
+def _key_lies_in(data_dir: Path) -> bool:
+    configured = os.environ.get("SPRECHZIMMER_AUDIT_PUBLIC_KEY") or os.environ.get(
+        "SPRECHZIMMER_AUDIT_SIGNING_KEY"
+    )
+    return not configured and (data_dir / "audit-signing.key").exists()
+
+
+def _verify_logs(
+    data_dir: Path, store: ChainStore, public_key: Ed25519PublicKey
+) -> list[LogReport]:
+    reports = []
+    for name in LOG_FILES:
+        try:
+            recorder = open_log(data_dir, name)
+        except EventLogMissing:
+            continue
+        reports.append(
+            verify_log(
+                name,
+                read_all(recorder),
+                store.links(name),
+                store.checkpoints(name),
+                public_key,
+            )
+        )
+    return reports
 
 
 def _verification_key(data_dir: Path) -> Ed25519PublicKey:

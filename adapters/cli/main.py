@@ -3,10 +3,12 @@
 import argparse
 import getpass
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 
 from adapters.cli.audit import add_commands as add_audit_commands
+from adapters.web.access_log import TokenRedaction
 from application.config import ConfigurationError, load_settings
 from application.runtime import Runtime
 from domain.errors import DomainError
@@ -19,9 +21,13 @@ WS_MAX_MESSAGE_BYTES = 64 * 1024
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
+    # Data and logs are for this service's own user only.
+    os.umask(0o077)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(TokenRedaction())
     try:
         return int(arguments.handler(arguments))
     except ConfigurationError as error:
@@ -98,6 +104,8 @@ def _serve(arguments: argparse.Namespace) -> int:
             port=arguments.port,
             ws_max_size=WS_MAX_MESSAGE_BYTES,
             log_level="info",
+            # Uvicorn's loggers then go through our handler and its redaction.
+            log_config=None,
             server_header=False,
             # Client addresses from X-Forwarded-For only from a trusted proxy,
             # so login throttling counts real clients behind it.
@@ -162,10 +170,10 @@ def _run_retention(arguments: argparse.Namespace) -> int:
         if as_of.tzinfo is None or as_of < now:
             print("--as-of must be a later time with a time zone", file=sys.stderr)
             return 2
-    runtime = Runtime(load_settings(), clock=lambda: as_of)
+    runtime = Runtime(load_settings())
     try:
         runtime.start()
-        shredded = runtime.shred_due_personal_data()
+        shredded = runtime.shred_due_personal_data(due_by=as_of)
     finally:
         runtime.close()
     print(f"{shredded} appointments shredded; nothing due is left.")

@@ -67,9 +67,18 @@ class MailContext:
     message_id: str
 
 
+@dataclass(frozen=True)
+class Letter:
+    """A composed mail and the one address it goes to (the SMTP envelope is
+    never read back out of the headers)."""
+
+    message: Message
+    recipient: str
+
+
 def compose_mail(
     kind: MailKind, appointment: Appointment, context: MailContext, at: datetime
-) -> Message:
+) -> Letter:
     facts = _facts(appointment, context)
     body = MIMEMultipart("alternative")
     body.attach(_text(f"{kind.value}.txt", facts, "plain"))
@@ -98,7 +107,7 @@ def compose_mail(
     message["Date"] = format_datetime(at)
     message["Message-ID"] = context.message_id
     message["Auto-Submitted"] = "auto-generated"
-    return message
+    return Letter(message=message, recipient=recipient[1])
 
 
 def _text(template: str, facts: dict[str, Any], subtype: str) -> MIMEText:

@@ -6,14 +6,17 @@ import smtplib
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from email.message import Message
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from adapters.email.messages import Letter
+
 logger = logging.getLogger(__name__)
 
-SMTP_TIMEOUT_SECONDS = 20
+# Generous: a mail server may take minutes to confirm a mail (RFC 5321 allows
+# ten after the data); giving up earlier invites a second copy.
+SMTP_TIMEOUT_SECONDS = 300
 
 
 class TransientMailError(Exception):
@@ -25,7 +28,7 @@ class PermanentMailError(Exception):
 
 
 class MailTransport(Protocol):
-    def send(self, message: Message) -> None: ...
+    def send(self, letter: Letter) -> None: ...
 
     def finish_round(self) -> None:
         """The dispatcher has sent what was due; release connections."""
@@ -38,7 +41,8 @@ class SmtpTransport:
     """Configured by a URL: smtp://user:password@host:587?starttls=true, or
     smtps://host:465 for implicit TLS."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, sender: str) -> None:
+        self.sender = sender
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise ValueError(
@@ -54,17 +58,19 @@ class SmtpTransport:
         self.starttls = options.get("starttls", ["false"])[0].lower() in ("1", "true")
         self._server: smtplib.SMTP | None = None
 
-    def send(self, message: Message) -> None:
+    def send(self, letter: Letter) -> None:
         """Hands one mail over, on this round's connection if there is one.
         After any error the connection is dropped; the next mail opens anew."""
         try:
             with _translated_errors():
-                refused = self._session().send_message(message)
+                refused = self._session().send_message(
+                    letter.message, from_addr=self.sender, to_addrs=[letter.recipient]
+                )
         except BaseException:
             self.finish_round()
             raise
         if refused:
-            raise PermanentMailError(_describe_refusal(refused))
+            raise _refusal(refused)
 
     def forget(self, message_ids: list[str]) -> None:
         """Sent mail leaves no copy here."""
@@ -104,19 +110,35 @@ def _translated_errors() -> Iterator[None]:
     try:
         yield
     except smtplib.SMTPRecipientsRefused as error:
-        raise PermanentMailError(_describe_refusal(error.recipients)) from None
-    except smtplib.SMTPResponseException as error:
+        raise _refusal(error.recipients) from None
+    except (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused) as error:
+        # Our account or sender is refused: a configuration problem of the
+        # practice, not of this mail. Kept for later; the log tells the operator.
+        logger.warning("Mail server refuses our account or sender: %s", error.smtp_code)
+        raise TransientMailError(
+            f"Mailserver lehnt Absender oder Anmeldung ab ({error.smtp_code})"
+        ) from None
+    except smtplib.SMTPDataError as error:
         if 500 <= error.smtp_code < 600:
             raise PermanentMailError(
                 f"Mailserver lehnt ab: {error.smtp_code}"
             ) from None
         raise TransientMailError(f"Mailserver antwortet {error.smtp_code}") from None
-    except OSError:
-        raise TransientMailError("Mailserver nicht erreichbar") from None
+    except smtplib.SMTPResponseException as error:
+        raise TransientMailError(f"Mailserver antwortet {error.smtp_code}") from None
     except smtplib.SMTPException as error:
         raise TransientMailError(
             f"Mailserver-Fehler ({type(error).__name__})"
         ) from None
+    except OSError:
+        raise TransientMailError("Mailserver nicht erreichbar") from None
+
+
+def _refusal(recipients: dict[str, tuple[int, bytes]]) -> Exception:
+    """Greylisting and full mailboxes (4xx) pass; only 5xx refuses for good."""
+    if all(500 <= code < 600 for code, _ in recipients.values()):
+        return PermanentMailError(_describe_refusal(recipients))
+    return TransientMailError(_describe_refusal(recipients))
 
 
 def _describe_refusal(recipients: dict[str, tuple[int, bytes]]) -> str:
@@ -133,7 +155,8 @@ class OutboxFolder:
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def send(self, message: Message) -> None:
+    def send(self, letter: Letter) -> None:
+        message = letter.message
         stem = _file_stem(str(message["Message-ID"]))
         self._write_atomically(self.folder / f"{stem}.eml", bytes(message))
         for part in message.walk():

@@ -21,6 +21,13 @@ class Link(NamedTuple):
     chain_hash: bytes
 
 
+class UnreadableCheckpoint(Exception):
+    def __init__(self, log: str, line: int) -> None:
+        super().__init__(f"checkpoint file of '{log}': line {line} is not a checkpoint")
+        self.log = log
+        self.line = line
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     log: str
@@ -84,14 +91,31 @@ class ChainStore:
             file.write(line)
 
     def checkpoints(self, log: str) -> list[Checkpoint]:
+        """Every checkpoint; a line that is not one raises UnreadableCheckpoint."""
         path = self._checkpoint_file(log)
         if not path.exists():
             return []
-        return [
-            Checkpoint(**orjson.loads(line))
-            for line in path.read_bytes().splitlines()
-            if line.strip()
-        ]
+        found = []
+        for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                fields = orjson.loads(line)
+                checkpoint = Checkpoint(**fields)
+                int(checkpoint.position)
+            except (orjson.JSONDecodeError, TypeError, ValueError):
+                raise UnreadableCheckpoint(log, number) from None
+            found.append(checkpoint)
+        return found
+
+    def last_checkpoint_position(self, log: str) -> int | None:
+        """For extending the chain: a damaged line is skipped here (verify
+        reports it), so sealing goes on."""
+        try:
+            checkpoints = self.checkpoints(log)
+        except UnreadableCheckpoint:
+            return None
+        return checkpoints[-1].position if checkpoints else None
 
     def close(self) -> None:
         with self._lock:

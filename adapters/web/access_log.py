@@ -12,11 +12,31 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("sprechzimmer.access")
 
-_SECRET_SEGMENT = re.compile(r"^(/(?:ws/)?(?:j|c|einrichtung))/[^/]+")
+# Link and setup tokens are runs of 32 URL-safe characters. IDs (UUIDs) are
+# the only other such runs we log, and they stay: they name no person.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def redacted(path: str) -> str:
-    return _SECRET_SEGMENT.sub(r"\1/…", path)
+def redacted(text: str) -> str:
+    return _TOKEN.sub(_hide_unless_id, text)
+
+
+def _hide_unless_id(found: re.Match[str]) -> str:
+    return found.group(0) if _UUID.fullmatch(found.group(0)) else "…"
+
+
+class TokenRedaction(logging.Filter):
+    """Cuts tokens out of every log line, whoever writes it (uvicorn logs the
+    paths of WebSocket connections on its own)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redacted(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        return True
 
 
 class AccessLog:

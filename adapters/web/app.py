@@ -63,7 +63,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         context.loop = asyncio.get_running_loop()
-        await run_in_threadpool(runtime.start)
+        await run_in_threadpool(runtime.start, True)
         if announce_setup_link and not runtime.consultations.practice_exists():
             token = context.setup_link.issue(context.now())
             # Printed for the operator at the console, on purpose not logged.

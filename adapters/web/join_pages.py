@@ -40,9 +40,14 @@ class JoinPages:
         return self._runtime.calendar.by_join_token_hash(hash_token(token))
 
     def consent_csrf(self, token: str) -> str:
+        return self.link_csrf("consent", token)
+
+    def link_csrf(self, form: str, token: str) -> str:
+        """A CSRF token bound to a link token: it works without a session
+        cookie, and only whoever holds the link can know it."""
         return hmac.new(
             self._runtime.settings.secret_key,
-            f"consent:{token}".encode(),
+            f"{form}:{token}".encode(),
             hashlib.sha256,
         ).hexdigest()
 

@@ -133,6 +133,7 @@ async def _cancellation_page(
         request,
         "cancel.html",
         status_code,
+        csrf_token=context.join_pages.link_csrf("cancel", request.path_params["token"]),
         appointment=appointment,
         token=request.path_params["token"],
         settings=settings,
@@ -149,7 +150,9 @@ async def cancel(request: Request) -> Response:
     token = request.path_params["token"]
     appointment = await _appointment(request, TokenPurpose.CANCEL)
     try:
-        form = await read_form(request)
+        form = await read_form(
+            request, link_csrf=context.join_pages.link_csrf("cancel", token)
+        )
         if not checkbox(form, "confirmed"):
             raise FormProblem("Bitte bestätigen Sie, dass Sie absagen möchten.")
         await context.command(

@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from adapters.web.context import logged_in_practitioner, web_context
-from adapters.web.forms import FormProblem, int_field, read_form, text_field
+from adapters.web.forms import FormProblem, echo, int_field, read_form, text_field
 from adapters.web.pages import login_redirect, page, problem_message, problem_status
 from domain.errors import DomainError
 from domain.practice import PracticeSettings
@@ -29,7 +29,8 @@ def _render(
     request: Request, values: dict[str, Any], status_code: int = 200, error: str = ""
 ) -> Response:
     choices = list(REMINDER_CHOICES)
-    current = int(values.get("reminder_lead_hours") or 0)
+    raw = str(values.get("reminder_lead_hours") or "0")
+    current = int(raw) if raw.isascii() and raw.isdigit() else 0
     if current not in dict(choices):
         choices.append((current, f"{current} Stunden vorher"))
     return page(
@@ -59,28 +60,25 @@ async def settings_submit(request: Request) -> Response:
     values: dict[str, Any] = {}
     try:
         form = await read_form(request)
-        values = {
-            "name": text_field(form, "name", "Name der Praxis", 200),
-            "address": text_field(form, "address", "Anschrift", 300),
-            "notification_email": text_field(
+        values = echo(
+            form,
+            "name",
+            "address",
+            "notification_email",
+            "fee_note",
+            "cancellation_deadline_hours",
+            "reminder_lead_hours",
+        )
+        settings = PracticeSettings(
+            name=text_field(form, "name", "Name der Praxis", 200),
+            address=text_field(form, "address", "Anschrift", 300),
+            notification_email=text_field(
                 form, "notification_email", "E-Mail-Adresse", 254
             ),
-            "fee_note": text_field(form, "fee_note", "Hinweis zur Ausfallgebühr", 500),
-            "cancellation_deadline_hours": text_field(
-                form, "cancellation_deadline_hours", "Absagefrist", 6
-            ),
-            "reminder_lead_hours": text_field(
-                form, "reminder_lead_hours", "Erinnerung", 6
-            ),
-        }
-        settings = PracticeSettings(
-            name=values["name"],
-            address=values["address"],
-            notification_email=values["notification_email"],
             cancellation_deadline_hours=int_field(
                 form, "cancellation_deadline_hours", "Absagefrist"
             ),
-            fee_note=values["fee_note"],
+            fee_note=text_field(form, "fee_note", "Hinweis zur Ausfallgebühr", 500),
             reminder_lead_hours=int_field(form, "reminder_lead_hours", "Erinnerung"),
         )
         await context.command(

@@ -17,6 +17,7 @@ from adapters.web.rooms import (
 )
 from adapters.web.security import same_origin
 from adapters.web.signal_messages import BadSignal, parse_signal
+from application.ice_servers import IceConfigRenewal
 from domain.access_token import TokenPurpose
 from domain.errors import DomainError
 from domain.video_session import Role
@@ -135,6 +136,9 @@ async def _serve(
     """Serves an accepted socket of a participant whose joining is recorded."""
     websocket = participant.websocket
     rate = MessageRate()
+    # Before anything that starts a call, so the first connection has them.
+    ice_config = IceConfigRenewal(context.runtime.settings)
+    await _send_ice_config(participant, ice_config)
     await context.rooms.enter(participant, call_allowed)
     reason = "left"
     try:
@@ -155,6 +159,7 @@ async def _serve(
                 break
             if signal["type"] == "ping":
                 await participant.send({"type": "pong"})
+                await _send_ice_config(participant, ice_config)
             else:
                 await context.rooms.relay(participant, signal)
     except (WebSocketDisconnect, RuntimeError, OSError):
@@ -171,6 +176,18 @@ async def _serve(
             )
         logger.info(
             "%s left room %s", participant.role.value, participant.appointment_id
+        )
+
+
+async def _send_ice_config(participant: Participant, renewal: IceConfigRenewal) -> None:
+    # The relay checks a credential's expiry against the wall clock.
+    message = renewal.due(time.time())
+    if message is not None:
+        await participant.send(message)
+        logger.debug(
+            "Sent ICE servers to the %s in room %s",
+            participant.role.value,
+            participant.appointment_id,
         )
 
 

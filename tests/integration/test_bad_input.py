@@ -358,7 +358,9 @@ def test_a_scheduling_form_with_a_missing_field_says_what_is_missing(
             id="email-header-injection",
         ),
         pytest.param(
-            {"patient_name": "Jana\x00Beispiel"}, "Steuerzeichen", id="name-nul"
+            {"patient_name": "Jana\x00Beispiel"},
+            "Steuer- oder Formatzeichen",
+            id="name-nul",
         ),
     ],
 )

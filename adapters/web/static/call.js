@@ -4,6 +4,7 @@
 export class PeerCall {
   constructor({ iceServers, send, localMedia, remoteVideo, onConnected, onDisconnected }) {
     this.iceServers = iceServers;
+    this.iceTransportPolicy = "all";
     this.send = send;
     this.localMedia = localMedia;
     this.remoteVideo = remoteVideo;
@@ -19,9 +20,19 @@ export class PeerCall {
     return this.pc;
   }
 
+  // The server's latest ICE servers, with TURN credentials of this connection;
+  // they apply to the next RTCPeerConnection.
+  configure({ iceServers, iceTransportPolicy }) {
+    this.iceServers = iceServers;
+    this.iceTransportPolicy = iceTransportPolicy === "relay" ? "relay" : "all";
+  }
+
   newConnection() {
     this.close();
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const pc = new RTCPeerConnection({
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.iceTransportPolicy,
+    });
     const remoteStream = new MediaStream();
     this.remoteVideo.srcObject = remoteStream;
     pc.addEventListener("track", (event) => {
@@ -106,24 +117,14 @@ export class PeerCall {
 
   async reportPath() {
     // Which way the media flows: direct, via a public address, or relayed.
-    let path = "direct";
-    try {
-      const stats = await this.pc.getStats();
-      let pairId = null;
-      stats.forEach((report) => {
-        if (report.type === "transport" && report.selectedCandidatePairId) {
-          pairId = report.selectedCandidatePairId;
-        }
-      });
-      const pair = pairId ? stats.get(pairId) : null;
-      const local = pair ? stats.get(pair.localCandidateId) : null;
-      const remote = pair ? stats.get(pair.remoteCandidateId) : null;
-      if (local?.candidateType === "relay" || remote?.candidateType === "relay") path = "relay";
-      else if (local?.candidateType === "srflx" || remote?.candidateType === "srflx") path = "reflexive";
-    } catch {
-      // Statistics are a nicety; the call works without them.
+    // Right after "connected" the statistics may not name the pair yet.
+    const pc = this.pc;
+    let path = null;
+    for (let attempt = 0; attempt < 20 && path === null && pc === this.pc; attempt += 1) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      path = await selectedPath(pc);
     }
-    this.onConnected(path);
+    if (pc === this.pc) this.onConnected(path || "direct");
   }
 
   close() {
@@ -133,6 +134,28 @@ export class PeerCall {
       pc.close();
     }
     this.remoteVideo.srcObject = null;
+  }
+}
+
+async function selectedPath(pc) {
+  try {
+    const stats = await pc.getStats();
+    let pairId = null;
+    stats.forEach((report) => {
+      if (report.type === "transport" && report.selectedCandidatePairId) {
+        pairId = report.selectedCandidatePairId;
+      }
+    });
+    const pair = pairId ? stats.get(pairId) : null;
+    if (!pair) return null;
+    const types = [stats.get(pair.localCandidateId), stats.get(pair.remoteCandidateId)]
+      .map((candidate) => candidate?.candidateType);
+    if (types.includes("relay")) return "relay";
+    if (types.includes("srflx")) return "reflexive";
+    return "direct";
+  } catch {
+    // Statistics are a nicety; the call works without them.
+    return "direct";
   }
 }
 

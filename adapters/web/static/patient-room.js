@@ -92,6 +92,9 @@ function onMessage(message) {
     case "media-state":
       showRemoteMediaState(message);
       break;
+    case "ice-config":
+      call.configure(message);
+      break;
     case "ended":
       end("Die Videosprechstunde ist beendet", "Vielen Dank. Sie können dieses Fenster jetzt schließen.");
       break;

@@ -85,6 +85,9 @@ function onMessage(message) {
     case "media-state":
       showRemoteMediaState(message);
       break;
+    case "ice-config":
+      call.configure(message);
+      break;
     case "ended":
       finish("Dieser Termin ist abgeschlossen.");
       break;
