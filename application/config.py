@@ -41,6 +41,7 @@ class Settings:
     audit_checkpoint_seconds: float = 60.0
     retention_interval_seconds: float = 600.0
     forwarded_allow_ips: str | None = None
+    access_log: bool = True
     tech_check_calls: int = 2
     tech_check_call_seconds: float = 30.0
     tech_check_loopback_only: bool = False
@@ -103,6 +104,7 @@ def load_settings(
         audit_checkpoint_seconds=_seconds(get("AUDIT_CHECKPOINT_SECONDS"), 60),
         retention_interval_seconds=_seconds(get("RETENTION_INTERVAL_SECONDS"), 600),
         forwarded_allow_ips=get("FORWARDED_ALLOW_IPS") or None,
+        access_log=_flag(get("ACCESS_LOG"), default=True),
         # A test call costs the server about 3 % of a core (see
         # benchmarks/tech_check_loopback.py); the consultations come first.
         tech_check_calls=_whole_number(

@@ -144,19 +144,39 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sprechzimmer-bench-") as folder:
         product = RunningServer(Path(folder)).start()
         bare = BareServer()
+        quiet: RunningServer | None = None
         try:
             join_path = join_path_on(product)
+            # The same data served once more, without the per-request log line
+            # (SPRECHZIMMER_ACCESS_LOG=0, for sites that log at their proxy).
+            quiet = RunningServer(Path(folder), SPRECHZIMMER_ACCESS_LOG="0").start()
             bare.start()
             join = Target("GET /j/<token> (consent page)", product.port, join_path)
+            unlogged = Target("GET /j/<token>, access log off", quiet.port, join_path)
             stack = Target(
                 "GET /technikcheck (no event store)", product.port, "/technikcheck"
             )
             baseline = Target("bare Starlette page", bare.port, "/page")
-            measure([join, stack, baseline], arguments.concurrency, arguments.seconds)
+            measure(
+                [join, unlogged, stack, baseline],
+                arguments.concurrency,
+                arguments.seconds,
+            )
         finally:
             bare.stop()
             product.stop()
+            if quiet is not None:
+                quiet.stop()
     report(join, stack, baseline, arguments.concurrency)
+    ratio = unlogged.result.per_second / baseline.result.per_second
+    print(f"join page, access log off / bare page, req/s: {ratio:.2f}")
+    summary(
+        "join page req/s, no access log",
+        f"{unlogged.result.per_second:,.0f}",
+        f"{baseline.result.per_second:,.0f}",
+        f"{ratio:.2f}",
+        f">= {GOAL} {'met' if ratio >= GOAL else 'NOT met'}",
+    )
 
 
 if __name__ == "__main__":

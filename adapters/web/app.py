@@ -105,7 +105,7 @@ def create_app(
             ),
         ],
         middleware=[
-            Middleware(AccessLog),
+            *([Middleware(AccessLog)] if runtime.settings.access_log else []),
             Middleware(SecurityHeaders),
             Middleware(BodySizeLimit),
             Middleware(
