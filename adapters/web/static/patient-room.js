@@ -57,6 +57,9 @@ async function requestDevices() {
   callSection.hidden = false;
   enterActions.hidden = false;
   setupStep.querySelector("#request-devices").hidden = true;
+  setupStep.querySelector("h1").textContent = "So sehen andere Sie";
+  setupStep.querySelector("h1 ~ p:not(.lead)").textContent =
+    "Kamera und Mikrofon sind bereit. Wenn alles passt, gehen Sie ins Wartezimmer.";
 }
 
 function enterWaitingRoom() {

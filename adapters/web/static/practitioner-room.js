@@ -45,6 +45,9 @@ function setState(text) {
 }
 
 function showPresence() {
+  if (patientPresent) ensureMedia();
+  // Once the call is on, the appointment is no longer moved or cancelled here.
+  document.querySelector(".changes")?.toggleAttribute("hidden", callAllowed);
   admitButton.disabled = !(patientPresent && !callAllowed);
   admitButton.hidden = callAllowed;
   endButton.hidden = !callAllowed;
@@ -74,7 +77,7 @@ function onMessage(message) {
     case "start-call":
       document.title = originalTitle;
       setState("Verbindung wird aufgebaut…");
-      call.start();
+      ensureMedia().then(() => call.start());
       break;
     case "peer-left":
       patientPresent = false;
@@ -156,13 +159,18 @@ document.getElementById("hang-up").addEventListener("click", () => {
 
 wireControls(localMedia, (message) => signaling?.send(message));
 
-async function begin() {
-  try {
-    await localMedia.start();
-  } catch (error) {
+// Camera and microphone start when someone is there to see them, not when a
+// practitioner merely opens an appointment to look at or move it.
+let mediaStarted = null;
+function ensureMedia() {
+  mediaStarted ??= localMedia.start().catch((error) => {
     deviceHelp.textContent = deviceErrorText(error);
     deviceHelp.hidden = false;
-  }
+  });
+  return mediaStarted;
+}
+
+async function begin() {
   signaling = connectSignaling(room.dataset.wsUrl, {
     onMessage,
     onFinalClose: (code, reason) => finish(reason || "Die Verbindung zum Sprechzimmer wurde beendet."),
