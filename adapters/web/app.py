@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from adapters.web import (
     account_pages,
@@ -56,7 +57,7 @@ def create_app(
     runtime: Runtime,
     announce_setup_link: bool = True,
     send_mail_in_process: bool = True,
-) -> Starlette:
+) -> ASGIApp:
     """`send_mail_in_process=False` leaves mail to another process (a worker)."""
     context = WebContext(runtime)
 
@@ -105,8 +106,6 @@ def create_app(
             ),
         ],
         middleware=[
-            *([Middleware(AccessLog)] if runtime.settings.access_log else []),
-            Middleware(SecurityHeaders),
             Middleware(BodySizeLimit),
             Middleware(
                 SessionMiddleware,
@@ -125,7 +124,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.context = context
-    return app
+    # Outside Starlette's own error handling, so that even an error page gets
+    # the security headers and its line in the access log.
+    secured: ASGIApp = SecurityHeaders(app)
+    return AccessLog(secured) if runtime.settings.access_log else secured
 
 
 async def _domain_error_page(request: Request, error: Exception) -> Response:

@@ -93,6 +93,8 @@ def time_field(form: FormData, name: str, label: str) -> time:
         raise FormProblem(
             f"Bitte geben Sie eine gültige Uhrzeit an ({label})."
         ) from None
+    if parsed.tzinfo is not None:
+        raise FormProblem(f"Bitte geben Sie die Uhrzeit ohne Zeitzone an ({label}).")
     return parsed.replace(second=0, microsecond=0)
 
 
