@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.system import RecordingEvent, RecordingEventReceiver
 
@@ -234,3 +234,21 @@ class Runtime:
     def health(self) -> dict[str, Any]:
         self.consultations.recorder.max_notification_id()
         return {"status": "ok", "event_store": "reachable"}
+
+    def readiness(self) -> dict[str, str]:
+        """Each dependency by name: "ok", or what is wrong with it."""
+        checks = {
+            "event_store": self.consultations.recorder.max_notification_id,
+            "mailroom_store": self.mailroom.recorder.max_notification_id,
+            "key_store": lambda: self.key_store.data_key(uuid4()),
+            "audit_chain": lambda: self.chain_store.last_link("consultations"),
+            "mail": self.transport.check,
+        }
+        report = {}
+        for name, check in checks.items():
+            try:
+                check()
+                report[name] = "ok"
+            except Exception as error:
+                report[name] = f"unavailable ({type(error).__name__})"
+        return report

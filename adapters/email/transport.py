@@ -3,6 +3,7 @@
 import logging
 import os
 import smtplib
+import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,9 @@ class MailTransport(Protocol):
 
     def forget(self, message_ids: list[str]) -> None:
         """Deletes any copies kept of these mails (their personal data is due)."""
+
+    def check(self) -> None:
+        """Raises when mail cannot be handed over now."""
 
 
 class SmtpTransport:
@@ -74,6 +78,10 @@ class SmtpTransport:
 
     def forget(self, message_ids: list[str]) -> None:
         """Sent mail leaves no copy here."""
+
+    def check(self) -> None:
+        with socket.create_connection((self.host, self.port), timeout=3):
+            pass
 
     def finish_round(self) -> None:
         server, self._server = self._server, None
@@ -172,6 +180,10 @@ class OutboxFolder:
 
     def finish_round(self) -> None:
         """Files need no connection."""
+
+    def check(self) -> None:
+        if not os.access(self.folder, os.W_OK):
+            raise PermissionError(str(self.folder))
 
     def forget(self, message_ids: list[str]) -> None:
         for message_id in message_ids:

@@ -196,6 +196,15 @@ async def health(request: Request) -> Response:
     return JSONResponse(report)
 
 
+async def readiness(request: Request) -> Response:
+    """Whether this process can serve: each dependency with its state."""
+    report = await web_context(request).query(web_context(request).runtime.readiness)
+    ready = all(state == "ok" for state in report.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", **report}, 200 if ready else 503
+    )
+
+
 routes = [
     Route("/j/{token}", join, methods=["GET"]),
     Route("/j/{token}/einwilligung", consent, methods=["POST"]),
@@ -204,6 +213,7 @@ routes = [
     Route("/nutzungsbedingungen", terms, methods=["GET"]),
     Route("/datenschutz", privacy, methods=["GET"]),
     Route("/healthz", health, methods=["GET"]),
+    Route("/readyz", readiness, methods=["GET"]),
 ]
 
 __all__ = ["UnknownLink", "routes"]

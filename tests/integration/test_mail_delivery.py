@@ -38,8 +38,14 @@ def test_a_mail_server_that_refuses_for_a_while_gets_every_mail_once(
         time.sleep(2)  # the server is down: every attempt so far failed
         page = practice.http.get("/")
         assert "Mailserver nicht erreichbar" in page.text
+        not_ready = httpx.get(server.base_url + "/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["mail"].startswith("unavailable")
+        assert not_ready.json()["event_store"] == "ok"
 
         mailbox.start()
+        ready = httpx.get(server.base_url + "/readyz")
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
         wait_until(lambda: len(mailbox.messages) >= 3, 30, "three invitations")
         time.sleep(6)  # one more retry round would have sent duplicates by now
         assert sorted(str(m["To"]) for m in mailbox.messages) == [
