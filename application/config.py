@@ -42,6 +42,7 @@ class Settings:
     retention_interval_seconds: float = 600.0
     forwarded_allow_ips: str | None = None
     access_log: bool = True
+    imprint_text: str = ""
     tech_check_calls: int = 2
     tech_check_call_seconds: float = 30.0
     tech_check_loopback_only: bool = False
@@ -105,6 +106,7 @@ def load_settings(
         retention_interval_seconds=_seconds(get("RETENTION_INTERVAL_SECONDS"), 600),
         forwarded_allow_ips=get("FORWARDED_ALLOW_IPS") or None,
         access_log=_flag(get("ACCESS_LOG"), default=True),
+        imprint_text=_imprint(get("IMPRINT_FILE")),
         # A test call costs the server about 3 % of a core (see
         # benchmarks/tech_check_loopback.py); the consultations come first.
         tech_check_calls=_whole_number(
@@ -181,6 +183,18 @@ def _whole_number(name: str, raw: str, default: int) -> int:
             f"SPRECHZIMMER_{name} must be a whole number from 1 to 10000"
         )
     return int(raw)
+
+
+def _imprint(path: str) -> str:
+    """The operator's legal notice (Impressum), from a text file."""
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigurationError(
+            f"SPRECHZIMMER_IMPRINT_FILE cannot be read: {error.strerror}"
+        ) from None
 
 
 def _seconds(raw: str, default: float) -> float:

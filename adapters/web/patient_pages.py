@@ -196,6 +196,20 @@ async def health(request: Request) -> Response:
     return JSONResponse(report)
 
 
+async def imprint(request: Request) -> Response:
+    context = web_context(request)
+    consultations = context.runtime.consultations
+    practice = None
+    if await context.query(consultations.practice_exists):
+        practice = (await context.query(consultations.practice)).settings
+    return page(
+        request,
+        "imprint.html",
+        practice=practice,
+        operator_text=context.runtime.settings.imprint_text,
+    )
+
+
 async def readiness(request: Request) -> Response:
     """Whether this process can serve: each dependency with its state."""
     report = await web_context(request).query(web_context(request).runtime.readiness)
@@ -212,6 +226,7 @@ routes = [
     Route("/c/{token}", cancel, methods=["POST"]),
     Route("/nutzungsbedingungen", terms, methods=["GET"]),
     Route("/datenschutz", privacy, methods=["GET"]),
+    Route("/impressum", imprint, methods=["GET"]),
     Route("/healthz", health, methods=["GET"]),
     Route("/readyz", readiness, methods=["GET"]),
 ]

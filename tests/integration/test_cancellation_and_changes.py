@@ -357,3 +357,14 @@ def test_settings_that_make_no_sense_are_refused_with_a_reason(
     saved = practice.post_form("/praxis/einstellungen", good)
     assert saved.status_code == 303
     assert practice.runtime.consultations.practice().reminder_lead_hours == 24
+
+
+def test_the_imprint_names_the_practice_from_its_settings(
+    practice: InProcessPractice,
+) -> None:
+    configure(practice, address="Marktplatz 1\n12345 Musterstadt <b>")
+    imprint = practice.client.get("/impressum")
+    assert imprint.status_code == 200
+    assert "Praxis am Markt" in imprint.text
+    assert "Marktplatz 1\n12345 Musterstadt &lt;b&gt;" in imprint.text
+    assert 'href="/impressum"' in practice.client.get("/datenschutz").text
