@@ -96,6 +96,10 @@ def test_patient_is_invited_waits_is_admitted_and_both_see_each_other(
             waiting = doctor.locator("#waiting-list")
             expect(waiting).to_contain_text("Erika Mustermann", timeout=10_000)
             expect(doctor).to_have_title("(1) Wartezimmer · Kalender · Sprechzimmer")
+            # The agenda's status follows without a reload too.
+            expect(doctor.locator(".agenda .badge.waiting")).to_have_text(
+                "wartet jetzt"
+            )
             waiting.get_by_role("link").first.click()
 
             admit = doctor.get_by_role(

@@ -52,8 +52,25 @@ notifyButton.addEventListener("click", async () => {
   document.getElementById("notify-hint").hidden = true;
 });
 
+// Something changed for one of this practitioner's appointments: the agenda
+// below is fetched again as the server renders it, so its states stay current
+// without a reload (and the form above keeps what is being typed).
+let refreshing = null;
+async function refreshAgenda() {
+  const agenda = document.querySelector(".agenda");
+  if (!agenda) return;
+  const response = await fetch(location.href, { credentials: "same-origin" });
+  if (!response.ok) return;
+  const fresh = new DOMParser()
+    .parseFromString(await response.text(), "text/html")
+    .querySelector(".agenda");
+  if (fresh) agenda.replaceWith(fresh);
+}
+
 connectSignaling(calendar.dataset.feedUrl, {
   onMessage: (message) => {
-    if (message.type === "waiting-room") render(message.waiting);
+    if (message.type !== "waiting-room") return;
+    render(message.waiting);
+    refreshing ??= refreshAgenda().finally(() => { refreshing = null; });
   },
 });
