@@ -85,6 +85,11 @@ class Consultations(Leader[UUID]):
     def practice_exists(self) -> bool:
         return self._exists(Practice.create_id())
 
+    def practice_settings(self) -> PracticeSettings | None:
+        """The practice's settings, or None before it was set up."""
+        practice = self._get_or_none(Practice.create_id())
+        return practice.settings if isinstance(practice, Practice) else None
+
     def practice(self) -> Practice:
         practice: Practice = self.repository.get(Practice.create_id())
         return practice

@@ -177,10 +177,7 @@ async def terms(request: Request) -> Response:
 
 async def privacy(request: Request) -> Response:
     context = web_context(request)
-    consultations = context.runtime.consultations
-    practice = None
-    if await context.query(consultations.practice_exists):
-        practice = (await context.query(consultations.practice)).settings
+    practice = await context.query(context.runtime.consultations.practice_settings)
     return page(request, "privacy.html", practice=practice)
 
 
@@ -198,10 +195,7 @@ async def health(request: Request) -> Response:
 
 async def imprint(request: Request) -> Response:
     context = web_context(request)
-    consultations = context.runtime.consultations
-    practice = None
-    if await context.query(consultations.practice_exists):
-        practice = (await context.query(consultations.practice)).settings
+    practice = await context.query(context.runtime.consultations.practice_settings)
     return page(
         request,
         "imprint.html",
