@@ -50,6 +50,17 @@ class Settings:
     turn_secret: str = field(default="", repr=False)
     turn_credential_seconds: int = 3600
     ice_transport_policy: str = "all"
+    # Production mode: PostgreSQL for the event store and keys, Redis for jobs.
+    database_url: str | None = field(default=None, repr=False)
+    database_pool_size: int = 5
+    redis_url: str | None = field(default=None, repr=False)
+    job_queue: str = "sprechzimmer:jobs"
+    job_timeout_seconds: int = 60
+
+    @property
+    def production(self) -> bool:
+        """Whether the event store is PostgreSQL rather than the embedded SQLite."""
+        return self.database_url is not None
 
     @property
     def outbox_dir(self) -> Path:
@@ -118,7 +129,47 @@ def load_settings(
         # Test calls on loopback addresses only: for tests on one machine.
         tech_check_loopback_only=_flag(get("TECH_CHECK_LOOPBACK_ONLY"), default=False),
         **_turn_settings(get),
+        **_production_settings(get),
     )
+
+
+def _production_settings(get: Callable[[str], str]) -> dict[str, Any]:
+    database_url = get("DATABASE_URL")
+    if database_url and urlsplit(database_url).scheme not in (
+        "postgresql",
+        "postgres",
+    ):
+        raise ConfigurationError(
+            "SPRECHZIMMER_DATABASE_URL must look like "
+            "postgresql://user:password@host:5432/sprechzimmer"
+        )
+    redis_url = get("REDIS_URL")
+    if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss"):
+        raise ConfigurationError(
+            "SPRECHZIMMER_REDIS_URL must look like redis://host:6379/0"
+        )
+    if redis_url and not database_url:
+        raise ConfigurationError(
+            "SPRECHZIMMER_REDIS_URL needs SPRECHZIMMER_DATABASE_URL: workers "
+            "share the event store with the web processes, which SQLite in one "
+            "data folder cannot do across machines"
+        )
+    queue = get("JOB_QUEUE") or "sprechzimmer:jobs"
+    if not re.fullmatch(r"[A-Za-z0-9:_.-]{1,100}", queue):
+        raise ConfigurationError(
+            "SPRECHZIMMER_JOB_QUEUE may hold letters, digits and : _ . - only"
+        )
+    return {
+        "database_url": database_url or None,
+        "database_pool_size": _whole_number(
+            "DATABASE_POOL_SIZE", get("DATABASE_POOL_SIZE"), 5
+        ),
+        "redis_url": redis_url or None,
+        "job_queue": queue,
+        "job_timeout_seconds": _whole_number(
+            "JOB_TIMEOUT_SECONDS", get("JOB_TIMEOUT_SECONDS"), 60
+        ),
+    }
 
 
 def _secret_key(configured: str, data_dir: Path) -> bytes:
