@@ -12,15 +12,21 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.system import RecordingEvent, RecordingEventReceiver
 
 from adapters.email.messages import Letter, MailContext, PatientLinks, compose_mail
 from adapters.email.transport import MailTransport, OutboxFolder, SmtpTransport
 from adapters.storage.chain_store import ChainStore
-from adapters.storage.key_store import MasterKeyMismatch, SQLiteKeyStore
 from application.audit_chain import ChainKeeper
 from application.config import ConfigurationError, Settings
 from application.consultations import Consultations
+from application.persistence import (
+    describe_unreachable,
+    eventsourcing_environment,
+    is_database_error,
+    open_key_store,
+)
 from application.tokens import LinkTokens
 from domain.access_token import TokenPurpose
 from domain.appointment import Appointment
@@ -31,7 +37,7 @@ from processes.mailroom import Mailroom
 from processes.reminders import ReminderSweep
 from processes.retention import RetentionSweep
 from projections.calendar import CalendarView
-from projections.follower import LogFollower
+from projections.follower import LogFollower, LogSubscriber
 from projections.mail_queue import MailQueueView
 from projections.practice_directory import PracticeDirectory
 
@@ -42,16 +48,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def eventsourcing_environment(settings: Settings) -> dict[str, str]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "CONSULTATIONS_SQLITE_DBNAME": str(settings.data_dir / "consultations.sqlite"),
-        "MAILROOM_SQLITE_DBNAME": str(settings.data_dir / "mailroom.sqlite"),
-        "SQLITE_LOCK_TIMEOUT": "10",
-    }
 
 
 class MailroomPrompt(RecordingEventReceiver[UUID]):
@@ -72,7 +68,19 @@ class MailroomPrompt(RecordingEventReceiver[UUID]):
         ):
             return
         with self._lock:
-            self._mailroom.pull_and_process(Consultations.name)
+            process_consultations(self._mailroom)
+
+
+def process_consultations(mailroom: Mailroom) -> None:
+    """Lets the mailroom catch up with the consultations. In production mode
+    another process may record the same decision first: its tracking row
+    makes ours fail as a whole, and the next pull goes on from there."""
+    for _attempt in range(3):
+        try:
+            mailroom.pull_and_process(Consultations.name)
+            return
+        except IntegrityError:
+            logger.debug("Another process decided these mails first")
 
 
 class Runtime:
@@ -85,17 +93,17 @@ class Runtime:
         self.settings = settings
         self.clock = clock
         try:
-            self.key_store = SQLiteKeyStore(
-                settings.key_store_path, settings.master_key
-            )
-        except MasterKeyMismatch as error:
-            raise ConfigurationError(
-                f"SPRECHZIMMER_MASTER_KEY: {error}; refusing to start"
-            ) from None
-        env = eventsourcing_environment(settings)
-        self.consultations = Consultations(env, key_store=self.key_store)
+            self.key_store = open_key_store(settings)
+            env = eventsourcing_environment(settings)
+            self.consultations = Consultations(env, key_store=self.key_store)
+            self.mailroom = Mailroom(env)
+        except ConfigurationError:
+            raise
+        except Exception as error:
+            if not settings.database_url or not is_database_error(error):
+                raise
+            raise describe_unreachable(settings, error) from None
         self.consultations.link_tokens = LinkTokens(settings.secret_key)
-        self.mailroom = Mailroom(env)
         self.mailroom.follow(Consultations.name, self.consultations.notification_log)
         self.consultations.lead(MailroomPrompt(self.mailroom))
 
@@ -135,16 +143,37 @@ class Runtime:
             settings.audit_signing_key,
             settings.audit_checkpoint_seconds,
         )
+        self._subscribers: list[LogSubscriber] = []
 
     def start(self, serving: bool = False) -> None:
         """Catches up with anything missed while the process was down. Only the
         serving process closes the presence its predecessor left open; a tool
         run beside a live server must not."""
-        self.mailroom.pull_and_process(Consultations.name)
+        process_consultations(self.mailroom)
         self.calendar_follower.pull()
         self.mail_queue_follower.pull()
         if serving:
             self._close_stale_presence()
+
+    def follow_live(self, decide_mail: bool = True) -> None:
+        """In production mode, follows what other processes record as it
+        happens, through the database's notifications: the read models, and
+        the mailroom's decisions if `decide_mail`."""
+        if not self.settings.production or self._subscribers:
+            return
+        consultation_listeners: list[Callable[[], object]] = [
+            self.calendar_follower.pull
+        ]
+        if decide_mail:
+            consultation_listeners.insert(
+                0, lambda: process_consultations(self.mailroom)
+            )
+        self._subscribers = [
+            LogSubscriber(self.consultations, consultation_listeners),
+            LogSubscriber(self.mailroom, [self.mail_queue_follower.pull]),
+        ]
+        for subscriber in self._subscribers:
+            subscriber.start()
 
     def send_due_mail(self) -> int:
         """Decides due reminders, then sends what is due; one round of the
@@ -174,6 +203,8 @@ class Runtime:
         return self.chain_keeper.seal(self.clock(), force_checkpoint)
 
     def close(self) -> None:
+        for subscriber in self._subscribers:
+            subscriber.stop()
         try:
             self.seal_event_logs(force_checkpoint=True)
         except Exception:

@@ -30,7 +30,8 @@ from eventsourcing.domain import Aggregate, event
 
 from application.config import Settings, load_settings
 from application.consultations import ScheduleRequest
-from application.runtime import Runtime, eventsourcing_environment
+from application.persistence import eventsourcing_environment
+from application.runtime import Runtime
 from benchmarks.common import goal_verdict, print_table, summary
 from domain.appointment import CURRENT_TERMS_VERSION
 from domain.local_time import in_practice_time

@@ -63,3 +63,72 @@ class LogFollower:
                 except Exception:
                     logger.exception("A live-update listener failed")
         return len(arrived)
+
+
+class LogSubscriber:
+    """Wakes followers as soon as another process records something, through
+    the event store's subscription (PostgreSQL LISTEN/NOTIFY), instead of
+    waiting for the next poll. A lost database connection is logged and the
+    subscription taken up again where it stopped; the followers' own pulls
+    keep them correct in between."""
+
+    RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
+
+    def __init__(
+        self, app: Application[UUID], listeners: Sequence[Callable[[], object]]
+    ) -> None:
+        self._app = app
+        self._listeners = list(listeners)
+        self._stopping = threading.Event()
+        self._subscription: Any = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"subscriber-{app.name}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        subscription = self._subscription
+        if subscription is not None:
+            subscription.stop()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        failures = 0
+        position: int | None = None
+        while not self._stopping.is_set():
+            try:
+                if position is None:
+                    position = self._app.recorder.max_notification_id() or 0
+                with self._app.recorder.subscribe(gt=position) as subscription:
+                    self._subscription = subscription
+                    if failures:
+                        logger.info("Following %s live again", self._app.name)
+                        self._wake()
+                    failures = 0
+                    for notification in subscription:
+                        position = notification.id
+                        self._wake()
+            except Exception as error:
+                if self._stopping.is_set():
+                    return
+                pause = self.RETRY_SECONDS[min(failures, len(self.RETRY_SECONDS) - 1)]
+                failures += 1
+                logger.warning(
+                    "Lost the live feed of %s (%s); retrying in %.1f s",
+                    self._app.name,
+                    type(error).__name__,
+                    pause,
+                )
+                self._stopping.wait(pause)
+            finally:
+                self._subscription = None
+
+    def _wake(self) -> None:
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:
+                logger.exception("A follower failed to catch up; trying again")

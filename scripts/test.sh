@@ -10,11 +10,13 @@ python3 -m venv .venv
 
 # Debian packages the tests use: Chromium for the browser tests, coturn as the
 # TURN relay they start themselves, iproute2 to give the tests a network
-# namespace with loopback only.
+# namespace with loopback only, socat to let the machine's PostgreSQL and Redis
+# into that namespace.
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v socat >/dev/null 2>&1 || missing+=(socat)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing from Debian's packages: ${missing[*]}"
   sudo_if_needed=()
@@ -32,4 +34,7 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy .
+echo "== Tests on the embedded default (SQLite)"
 scripts/loopback-only .venv/bin/pytest "$@"
+echo "== The same tests in production mode (PostgreSQL and Redis on 127.0.0.1)"
+SPRECHZIMMER_TEST_MODE=production scripts/loopback-only .venv/bin/pytest "$@"

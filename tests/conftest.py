@@ -4,7 +4,22 @@ from pathlib import Path
 import pytest
 
 from tests.support.mailbox import Mailbox
+from tests.support.production import fresh_database, production_mode
 from tests.support.server import RunningServer
+
+
+@pytest.fixture(autouse=True)
+def production_database(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """In production mode every test gets a fresh PostgreSQL database; the
+    servers and runtimes it starts find it in the environment."""
+    if not production_mode() or request.node.get_closest_marker("embedded_only"):
+        yield
+        return
+    with fresh_database() as url:
+        monkeypatch.setenv("SPRECHZIMMER_DATABASE_URL", url)
+        yield
 
 
 @pytest.fixture

@@ -36,6 +36,8 @@ class KeyStore(Protocol):
 
     def forget(self, owner_id: UUID) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class SQLiteKeyStore:
     def __init__(self, path: Path, master_key: bytes) -> None:

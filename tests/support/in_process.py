@@ -1,6 +1,7 @@
 """The whole application in this process with a clock the test moves, for
 rules that depend on time (reminders, deadlines, expiry) without sleeping."""
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +60,10 @@ def in_process_practice(
             "SPRECHZIMMER_DATA_DIR": str(data_dir),
             "SPRECHZIMMER_BASE_URL": "http://testserver",
             "SPRECHZIMMER_SMTP_URL": smtp_url,
+            # Set in production mode: a fresh PostgreSQL database per test.
+            "SPRECHZIMMER_DATABASE_URL": os.environ.get(
+                "SPRECHZIMMER_DATABASE_URL", ""
+            ),
         }
     )
     clock = MovableClock(now)

@@ -1,0 +1,109 @@
+"""Where events and keys are stored: SQLite files in the data folder on the
+embedded default, or one PostgreSQL database in production mode.
+
+In PostgreSQL each application gets tables named after it
+(`consultations_events`, `mailroom_events`, `mailroom_tracking`), created on
+first start; the data keys live in `data_keys` beside them.
+"""
+
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from adapters.storage.key_store import KeyStore, MasterKeyMismatch, SQLiteKeyStore
+from application.config import ConfigurationError, Settings
+
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+class DatabaseUnreachable(ConfigurationError):
+    """The configured PostgreSQL cannot be reached or refuses us."""
+
+
+def eventsourcing_environment(settings: Settings) -> dict[str, str]:
+    if settings.database_url:
+        return postgres_environment(settings.database_url, settings.database_pool_size)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "CONSULTATIONS_SQLITE_DBNAME": str(settings.data_dir / "consultations.sqlite"),
+        "MAILROOM_SQLITE_DBNAME": str(settings.data_dir / "mailroom.sqlite"),
+        "SQLITE_LOCK_TIMEOUT": "10",
+    }
+
+
+def postgres_environment(database_url: str, pool_size: int) -> dict[str, str]:
+    """eventsourcing's settings from a postgresql:// URL. A socket folder may
+    be given as `?host=/var/run/postgresql`."""
+    parts = urlsplit(database_url)
+    query = parse_qs(parts.query)
+    host = query.get("host", [parts.hostname or ""])[0]
+    dbname = unquote(parts.path.lstrip("/"))
+    if not host or not dbname:
+        raise ConfigurationError(
+            "SPRECHZIMMER_DATABASE_URL must name a host and a database, e.g. "
+            "postgresql://sprechzimmer@db.example:5432/sprechzimmer"
+        )
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": dbname,
+        "POSTGRES_HOST": host,
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        # Subscriptions hold a connection each; requests must still get one.
+        "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
+        "POSTGRES_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT_SECONDS),
+        # A connection broken by a database restart is noticed and replaced.
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+    }
+
+
+def open_key_store(settings: Settings) -> KeyStore:
+    try:
+        if settings.database_url:
+            from adapters.storage.postgres_key_store import PostgresKeyStore
+
+            check_database_reachable(settings)
+
+            return PostgresKeyStore(settings.database_url, settings.master_key)
+        return SQLiteKeyStore(settings.key_store_path, settings.master_key)
+    except MasterKeyMismatch as error:
+        raise ConfigurationError(
+            f"SPRECHZIMMER_MASTER_KEY: {error}; refusing to start"
+        ) from None
+
+
+def check_database_reachable(settings: Settings) -> None:
+    """One plain connection first: its error names the cause (refused, no
+    such database, authentication), where a pool would only time out."""
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            settings.database_url or "", connect_timeout=CONNECT_TIMEOUT_SECONDS
+        ):
+            pass
+    except psycopg.Error as error:
+        raise describe_unreachable(settings, error) from None
+
+
+def is_database_error(error: Exception) -> bool:
+    """Whether the error says the database is unreachable or refuses us
+    (psycopg is only imported once production mode asks for it)."""
+    import psycopg
+    from eventsourcing.persistence import PersistenceError
+    from psycopg_pool import PoolTimeout
+
+    return isinstance(error, PersistenceError | PoolTimeout | psycopg.Error | OSError)
+
+
+def describe_unreachable(settings: Settings, error: Exception) -> DatabaseUnreachable:
+    parts = urlsplit(settings.database_url or "")
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return DatabaseUnreachable(
+        f"PostgreSQL at {where} (SPRECHZIMMER_DATABASE_URL) cannot be reached: "
+        f"{reason or type(error).__name__}"
+    )
