@@ -37,6 +37,8 @@ class Settings:
     ice_servers: list[dict[str, Any]]
     cookie_secure: bool
     master_key: bytes = b""
+    # True when no master key was configured or found and one was made now.
+    master_key_generated: bool = False
     audit_signing_key: bytes = b""
     audit_checkpoint_seconds: float = 60.0
     retention_interval_seconds: float = 600.0
@@ -99,6 +101,9 @@ def load_settings(
             "SPRECHZIMMER_SMTP_URL must look like smtp://host:587?starttls=true "
             "or smtps://user:password@host:465"
         )
+    master_key_generated = (
+        not get("MASTER_KEY") and not (data_dir / "master.key").exists()
+    )
     return Settings(
         data_dir=data_dir,
         base_url=base_url,
@@ -108,6 +113,7 @@ def load_settings(
         ice_servers=_ice_servers(get("ICE_SERVERS", "[]")),
         cookie_secure=_flag(get("COOKIE_SECURE"), default=base_url.startswith("https")),
         master_key=_master_key(get("MASTER_KEY"), data_dir),
+        master_key_generated=master_key_generated,
         audit_signing_key=_generated_or_configured(
             "AUDIT_SIGNING_KEY",
             get("AUDIT_SIGNING_KEY"),

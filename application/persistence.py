@@ -6,6 +6,9 @@ In PostgreSQL each application gets tables named after it
 first start; the data keys live in `data_keys` beside them.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from adapters.storage.key_store import KeyStore, MasterKeyMismatch, SQLiteKeyStore
@@ -70,6 +73,14 @@ def open_key_store(settings: Settings) -> KeyStore:
             return PostgresKeyStore(settings.database_url, settings.master_key)
         return SQLiteKeyStore(settings.key_store_path, settings.master_key)
     except MasterKeyMismatch as error:
+        if settings.master_key_generated:
+            # The key made just now opens nothing; the next start must not
+            # mistake it for the configured one.
+            (settings.data_dir / "master.key").unlink(missing_ok=True)
+            raise ConfigurationError(
+                "SPRECHZIMMER_MASTER_KEY is missing: the key store in the database "
+                "cannot be opened without the master key it was made with"
+            ) from None
         raise ConfigurationError(
             f"SPRECHZIMMER_MASTER_KEY: {error}; refusing to start"
         ) from None
@@ -107,3 +118,37 @@ def describe_unreachable(settings: Settings, error: Exception) -> DatabaseUnreac
         f"PostgreSQL at {where} (SPRECHZIMMER_DATABASE_URL) cannot be reached: "
         f"{reason or type(error).__name__}"
     )
+
+
+class BackgroundRounds:
+    """Lets one process at a time do a round of background work (sending mail,
+    shredding) when several share one PostgreSQL database: a round runs only
+    while its process holds the round's advisory lock. On the embedded
+    default there is one process, and every round runs."""
+
+    LOCK_IDS: ClassVar[dict[str, int]] = {"mail": 7247310101, "retention": 7247310102}
+
+    def __init__(self, database_url: str | None) -> None:
+        self._database_url = database_url
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """Yields whether this process may do the round now."""
+        if not self._database_url:
+            yield True
+            return
+        import psycopg
+
+        lock_id = self.LOCK_IDS[name]
+        with psycopg.connect(
+            self._database_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+        ) as connection:
+            row = connection.execute(
+                "SELECT pg_try_advisory_lock(%s)", (lock_id,)
+            ).fetchone()
+            mine = bool(row and row[0])
+            try:
+                yield mine
+            finally:
+                if mine and not connection.closed:
+                    connection.execute("SELECT pg_advisory_unlock(%s)", (lock_id,))

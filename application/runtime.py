@@ -22,6 +22,7 @@ from application.audit_chain import ChainKeeper
 from application.config import ConfigurationError, Settings
 from application.consultations import Consultations
 from application.persistence import (
+    BackgroundRounds,
     describe_unreachable,
     eventsourcing_environment,
     is_database_error,
@@ -144,6 +145,7 @@ class Runtime:
             settings.audit_checkpoint_seconds,
         )
         self._subscribers: list[LogSubscriber] = []
+        self.background_rounds = BackgroundRounds(settings.database_url)
 
     def start(self, serving: bool = False) -> None:
         """Catches up with anything missed while the process was down. Only the
@@ -178,19 +180,25 @@ class Runtime:
     def send_due_mail(self) -> int:
         """Decides due reminders, then sends what is due; one round of the
         background mail work."""
-        now = self.clock()
-        self.calendar_follower.pull()
-        self.reminders.run(now)
-        return self.dispatcher.dispatch_due(now)
+        with self.background_rounds.exclusive("mail") as mine:
+            if not mine:
+                return 0
+            now = self.clock()
+            self.calendar_follower.pull()
+            self.reminders.run(now)
+            return self.dispatcher.dispatch_due(now)
 
     def shred_due_personal_data(self, due_by: datetime | None = None) -> int:
         """One round of the retention process: what is due now (or by
         `due_by`, for early deletion) is shredded, recorded as of now."""
-        self.calendar_follower.pull()
-        self.mail_queue_follower.pull()
-        shredded = self.retention.run(self.clock(), due_by)
-        self.calendar_follower.pull()
-        return shredded
+        with self.background_rounds.exclusive("retention") as mine:
+            if not mine:
+                return 0
+            self.calendar_follower.pull()
+            self.mail_queue_follower.pull()
+            shredded = self.retention.run(self.clock(), due_by)
+            self.calendar_follower.pull()
+            return shredded
 
     def _forget_shredded_keys(self, events: Sequence[Any]) -> None:
         # Another process may have shredded: no cached key may outlive that.

@@ -19,6 +19,7 @@ from application.event_log import metadata_mapper, open_log, read_all
 from application.runtime import Runtime
 from tests.support.bulk import schedule_many, set_up_practice
 from tests.support.cli import sprechzimmer
+from tests.support.production import runtime_environment
 from tests.support.server import PROJECT_ROOT
 
 NOVEMBER = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -27,7 +28,7 @@ APPOINTMENTS = 600
 
 def fill_practice(data_dir: Path, appointments: int) -> None:
     runtime = Runtime(
-        load_settings({"SPRECHZIMMER_DATA_DIR": str(data_dir)}), clock=lambda: NOVEMBER
+        load_settings(runtime_environment(data_dir)), clock=lambda: NOVEMBER
     )
     runtime.start()
     practitioner = set_up_practice(runtime.consultations, NOVEMBER)
@@ -38,6 +39,15 @@ def fill_practice(data_dir: Path, appointments: int) -> None:
 
 
 def shredded_keys(data_dir: Path) -> int:
+    database_url = os.environ.get("SPRECHZIMMER_DATABASE_URL")
+    if database_url:
+        import psycopg
+
+        with psycopg.connect(database_url) as connection:
+            row = connection.execute(
+                "SELECT count(*) FROM data_keys WHERE shredded_at IS NOT NULL"
+            ).fetchone()
+        return int(row[0]) if row else 0
     try:
         database = sqlite3.connect(f"file:{data_dir / 'keys.sqlite'}?mode=ro", uri=True)
         count = database.execute(

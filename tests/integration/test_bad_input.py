@@ -738,7 +738,7 @@ def add_practitioner(
         ],
         input=password + "\n",
         cwd=PROJECT_ROOT,
-        env={**os.environ, "SPRECHZIMMER_DATA_DIR": str(server.data_dir)},
+        env={**os.environ, **server.tool_environment()},
         capture_output=True,
         text=True,
         timeout=60,

@@ -2,6 +2,7 @@
 everything else keeps working: pages, audit tools, the hash chain."""
 
 import logging
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,12 @@ import pytest
 from tests.support.cli import sprechzimmer
 from tests.support.in_process import InProcessPractice, in_process_practice
 from tests.support.practice import cancel_link_in, join_link_in
+from tests.support.production import (
+    database_files_content,
+    delete_event,
+    production_mode,
+    tamper_with_event,
+)
 
 ONE_WEEK_BEFORE = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 PATIENT = ("Erika Mustermann", "erika.mustermann@example.test")
@@ -102,6 +109,11 @@ def test_personal_data_is_unreadable_from_the_deadline_and_pages_still_work(
         content = path.read_bytes()
         for secret in (*PATIENT, f"Notiz für {PATIENT[0]}"):
             assert secret.encode() not in content, f"{secret} found in {path}"
+    if production_mode():
+        content = database_files_content(os.environ["SPRECHZIMMER_DATABASE_URL"])
+        assert b"Praxis am Markt" in content, "the search must see stored bytes"
+        for secret in (*PATIENT, f"Notiz für {PATIENT[0]}"):
+            assert secret.encode() not in content, f"{secret} found in the database"
     for record in caplog.records:
         for secret in PATIENT:
             assert secret not in record.getMessage()
@@ -118,17 +130,21 @@ def test_the_log_changed_by_one_byte_is_caught_and_the_event_named(
     practice.runtime.seal_event_logs(force_checkpoint=True)
     assert sprechzimmer(data_dir, "audit", "verify").returncode == 0
 
-    database = sqlite3.connect(data_dir / "consultations.sqlite")
-    row_id, state = database.execute(
-        "SELECT rowid, state FROM stored_events ORDER BY rowid LIMIT 1 OFFSET 4"
-    ).fetchone()
-    tampered = bytearray(state)
-    tampered[len(tampered) // 2] ^= 0x01
-    database.execute(
-        "UPDATE stored_events SET state = ? WHERE rowid = ?", (bytes(tampered), row_id)
-    )
-    database.commit()
-    database.close()
+    if production_mode():
+        row_id = tamper_with_event(offset=4)
+    else:
+        database = sqlite3.connect(data_dir / "consultations.sqlite")
+        row_id, state = database.execute(
+            "SELECT rowid, state FROM stored_events ORDER BY rowid LIMIT 1 OFFSET 4"
+        ).fetchone()
+        tampered = bytearray(state)
+        tampered[len(tampered) // 2] ^= 0x01
+        database.execute(
+            "UPDATE stored_events SET state = ? WHERE rowid = ?",
+            (bytes(tampered), row_id),
+        )
+        database.commit()
+        database.close()
 
     verified = sprechzimmer(data_dir, "audit", "verify")
     assert verified.returncode == 1
@@ -145,10 +161,13 @@ def test_a_deleted_event_is_caught(practice: InProcessPractice, tmp_path: Path) 
     data_dir = tmp_path / "data"
     schedule(practice, PATIENT, "2026-11-30")
     practice.runtime.seal_event_logs(force_checkpoint=True)
-    database = sqlite3.connect(data_dir / "consultations.sqlite")
-    database.execute("DELETE FROM stored_events WHERE rowid = 3")
-    database.commit()
-    database.close()
+    if production_mode():
+        delete_event(3)
+    else:
+        database = sqlite3.connect(data_dir / "consultations.sqlite")
+        database.execute("DELETE FROM stored_events WHERE rowid = 3")
+        database.commit()
+        database.close()
 
     verified = sprechzimmer(data_dir, "audit", "verify")
     assert verified.returncode == 1

@@ -78,3 +78,71 @@ def _without_password(url: str) -> str:
         return url
     netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def runtime_environment(data_dir: object) -> dict[str, str]:
+    """The settings a test gives a Runtime it builds itself: the data folder,
+    and in production mode the test's database."""
+    environment = {"SPRECHZIMMER_DATA_DIR": str(data_dir)}
+    database = os.environ.get("SPRECHZIMMER_DATABASE_URL")
+    if database:
+        environment["SPRECHZIMMER_DATABASE_URL"] = database
+    return environment
+
+
+def database_files_content(url: str) -> bytes:
+    """The raw bytes of every file holding the database's own tables, their
+    indexes and TOAST, as PostgreSQL wrote them to disk (after a checkpoint),
+    dead rows included: what someone with the disk would find."""
+    from pathlib import Path
+
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("CHECKPOINT")
+        data_directory = connection.execute("SHOW data_directory").fetchone()
+        rows = connection.execute(
+            "SELECT pg_relation_filepath(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname IN ('public', 'pg_toast') "
+            "AND c.relkind IN ('r', 't', 'i') "
+            "AND pg_relation_filepath(c.oid) IS NOT NULL"
+        ).fetchall()
+    assert data_directory is not None
+    base = Path(data_directory[0])
+    content = bytearray()
+    for (relative,) in rows:
+        for path in sorted(base.glob(relative + "*")):
+            content += path.read_bytes()
+    return bytes(content)
+
+
+def tamper_with_event(offset: int) -> int:
+    """Flips one byte of the consultations log's event at `offset` (0-based,
+    in log order) in the test's PostgreSQL database; returns its position."""
+    import psycopg
+
+    with psycopg.connect(os.environ["SPRECHZIMMER_DATABASE_URL"]) as connection:
+        row = connection.execute(
+            "SELECT notification_id, state FROM consultations_events "
+            "ORDER BY notification_id LIMIT 1 OFFSET %s",
+            (offset,),
+        ).fetchone()
+        assert row is not None
+        position, state = row
+        tampered = bytearray(state)
+        tampered[len(tampered) // 2] ^= 0x01
+        connection.execute(
+            "UPDATE consultations_events SET state = %s WHERE notification_id = %s",
+            (bytes(tampered), position),
+        )
+    return int(position)
+
+
+def delete_event(position: int) -> None:
+    import psycopg
+
+    with psycopg.connect(os.environ["SPRECHZIMMER_DATABASE_URL"]) as connection:
+        connection.execute(
+            "DELETE FROM consultations_events WHERE notification_id = %s", (position,)
+        )

@@ -1,5 +1,6 @@
 """The real `sprechzimmer serve` in a subprocess, as an operator starts it."""
 
+import contextlib
 import os
 import re
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.mailbox import free_port
+from tests.support.production import fresh_database, production_mode
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +32,19 @@ class RunningServer:
         }
         if smtp_url:
             self._env["SPRECHZIMMER_SMTP_URL"] = smtp_url
+        self._own_database: contextlib.ExitStack | None = None
+        if production_mode() and not self._env.get("SPRECHZIMMER_DATABASE_URL"):
+            # Started outside a test (a module's fixture): a database of its own.
+            self._own_database = contextlib.ExitStack()
+            self._env["SPRECHZIMMER_DATABASE_URL"] = self._own_database.enter_context(
+                fresh_database()
+            )
         self._process: subprocess.Popen[str] | None = None
+
+    def tool_environment(self) -> dict[str, str]:
+        """What a command-line tool needs to work on this server's data."""
+        names = ("SPRECHZIMMER_DATA_DIR", "SPRECHZIMMER_DATABASE_URL")
+        return {name: self._env[name] for name in names if self._env.get(name)}
 
     def start(self) -> "RunningServer":
         self._process = subprocess.Popen(
@@ -87,6 +101,9 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        if self._own_database is not None:
+            self._own_database.close()
+            self._own_database = None
 
     def kill_hard(self) -> None:
         """SIGKILL: no clean-up, as when a machine loses power."""
