@@ -7,7 +7,7 @@ first start; the data keys live in `data_keys` beside them.
 """
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -100,6 +100,26 @@ def check_database_reachable(settings: Settings) -> None:
         raise describe_unreachable(settings, error) from None
 
 
+@contextmanager
+def tables_created_one_at_a_time(settings: Settings) -> Iterator[None]:
+    """Processes started together on a new database would race to create the
+    same tables (PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against
+    that); an advisory lock lets one create and the others find them."""
+    if not settings.database_url:
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(
+        settings.database_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+    ) as connection:
+        connection.execute("SELECT pg_advisory_lock(7247310000)")
+        try:
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(7247310000)")
+
+
 def is_database_error(error: Exception) -> bool:
     """Whether the error says the database is unreachable or refuses us
     (psycopg is only imported once production mode asks for it)."""
@@ -150,5 +170,7 @@ class BackgroundRounds:
             try:
                 yield mine
             finally:
-                if mine and not connection.closed:
-                    connection.execute("SELECT pg_advisory_unlock(%s)", (lock_id,))
+                # A lost connection has already given the lock back.
+                if mine and not connection.closed and not connection.broken:
+                    with suppress(psycopg.OperationalError):
+                        connection.execute("SELECT pg_advisory_unlock(%s)", (lock_id,))

@@ -27,6 +27,7 @@ from application.persistence import (
     eventsourcing_environment,
     is_database_error,
     open_key_store,
+    tables_created_one_at_a_time,
 )
 from application.tokens import LinkTokens
 from domain.access_token import TokenPurpose
@@ -96,8 +97,9 @@ class Runtime:
         try:
             self.key_store = open_key_store(settings)
             env = eventsourcing_environment(settings)
-            self.consultations = Consultations(env, key_store=self.key_store)
-            self.mailroom = Mailroom(env)
+            with tables_created_one_at_a_time(settings):
+                self.consultations = Consultations(env, key_store=self.key_store)
+                self.mailroom = Mailroom(env)
         except ConfigurationError:
             raise
         except Exception as error:

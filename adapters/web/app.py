@@ -31,6 +31,7 @@ from adapters.web.access_log import AccessLog
 from adapters.web.context import WebContext
 from adapters.web.pages import page
 from adapters.web.security import BodySizeLimit, SecurityHeaders
+from application.persistence import is_database_error
 from application.runtime import Runtime
 from domain.errors import DomainError
 
@@ -159,6 +160,17 @@ async def _http_error_page(request: Request, error: Exception) -> Response:
 
 
 async def _unexpected_error_page(request: Request, error: Exception) -> Response:
+    if is_database_error(error):
+        # Production mode while PostgreSQL restarts: a moment, not a failure.
+        logger.warning("Database unavailable: %s: %s", type(error).__name__, error)
+        return page(
+            request,
+            "message.html",
+            503,
+            title="Kurz nicht erreichbar",
+            message="Der Dienst ist gerade für einen Moment nicht erreichbar. Bitte "
+            "versuchen Sie es in ein paar Sekunden noch einmal.",
+        )
     logger.exception("Unexpected error while answering a request")
     return page(
         request,
@@ -170,6 +182,14 @@ async def _unexpected_error_page(request: Request, error: Exception) -> Response
     )
 
 
+def log_round_failure(what: str, error: Exception) -> None:
+    """A database that is away for a moment is worth one line, not a trace."""
+    if is_database_error(error):
+        logger.warning("%s (%s: %s)", what, type(error).__name__, error)
+    else:
+        logger.exception(what)
+
+
 async def _follow_the_log(context: WebContext) -> None:
     # Picks up events written by other processes (the command line, a worker).
     while True:
@@ -178,8 +198,8 @@ async def _follow_the_log(context: WebContext) -> None:
             await run_in_threadpool(context.runtime.calendar_follower.pull)
             await run_in_threadpool(context.runtime.mail_queue_follower.pull)
             await run_in_threadpool(context.runtime.seal_event_logs)
-        except Exception:
-            logger.exception("Following the event log failed; trying again")
+        except Exception as error:
+            log_round_failure("Following the event log failed; trying again", error)
 
 
 async def _keep_retention(context: WebContext) -> None:
@@ -187,8 +207,8 @@ async def _keep_retention(context: WebContext) -> None:
     while True:
         try:
             await run_in_threadpool(context.runtime.shred_due_personal_data)
-        except Exception:
-            logger.exception("Retention sweep failed; trying again")
+        except Exception as error:
+            log_round_failure("Retention sweep failed; trying again", error)
         await asyncio.sleep(context.runtime.settings.retention_interval_seconds)
 
 
@@ -197,7 +217,7 @@ async def _send_mail(context: WebContext) -> None:
         context.mail_wanted.clear()
         try:
             await run_in_threadpool(context.runtime.send_due_mail)
-        except Exception:
-            logger.exception("Mail dispatch failed; trying again")
+        except Exception as error:
+            log_round_failure("Mail dispatch failed; trying again", error)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(context.mail_wanted.wait(), MAIL_INTERVAL_SECONDS)

@@ -1,0 +1,91 @@
+"""Production mode through a PostgreSQL restart: two web processes on one
+database keep working afterwards without being restarted themselves."""
+
+import base64
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.mailbox import Mailbox
+from tests.support.own_postgres import OwnPostgres
+from tests.support.practice import PracticeClient, soon
+from tests.support.server import RunningServer
+
+
+def random_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def shared_configuration(database_url: str) -> dict[str, str]:
+    """What every process of one installation shares, as an operator sets it."""
+    return {
+        "SPRECHZIMMER_DATABASE_URL": database_url,
+        "SPRECHZIMMER_SECRET_KEY": base64.urlsafe_b64encode(os.urandom(48)).decode(),
+        "SPRECHZIMMER_MASTER_KEY": random_key(),
+        "SPRECHZIMMER_AUDIT_SIGNING_KEY": random_key(),
+    }
+
+
+def eventually(check: Callable[[], bool], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "did not happen in time"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def database() -> Iterator[OwnPostgres]:
+    server = OwnPostgres().create()
+    yield server
+    server.remove()
+
+
+def test_web_processes_carry_on_after_the_database_restarts(
+    tmp_path: Path, mailbox: Mailbox, database: OwnPostgres
+) -> None:
+    shared = shared_configuration(database.url)
+    first = RunningServer(tmp_path / "first", smtp_url=mailbox.url, **shared).start()
+    second = RunningServer(tmp_path / "second", smtp_url=mailbox.url, **shared)
+    second.start()
+    try:
+        front_desk = PracticeClient(first)
+        front_desk.set_up()
+        assert front_desk.schedule(starts=soon(30)).status_code == 303
+        mailbox.wait_for(lambda m: "erika@example.test" in str(m["To"]))
+
+        database.restart()
+
+        # The other process, never restarted, serves a practitioner at once.
+        colleague = PracticeClient(second)
+        assert colleague.log_in("weber@praxis.test").status_code == 303
+        response = colleague.schedule(
+            patient_name="Bernd Später",
+            patient_email="bernd@example.test",
+            starts=soon(60),
+        )
+        assert response.status_code == 303, response.text
+        mailbox.wait_for(lambda m: "bernd@example.test" in str(m["To"]))
+
+        # The first process follows the log live again: it shows the new
+        # appointment without anyone asking it to catch up.
+        day = soon(60).date().isoformat()
+        eventually(
+            lambda: (
+                "Bernd Später" in front_desk.http.get("/", params={"datum": day}).text
+            )
+        )
+        for server in (first, second):
+            ready = httpx.get(server.base_url + "/readyz", timeout=5)
+            assert ready.status_code == 200, ready.text
+        assert "Lost the live feed" in first.log + second.log
+        for server in (first, second):
+            tracebacks = [x for x in server.log.split("\n\n") if "Traceback" in x]
+            assert not tracebacks, "\n".join(tracebacks)
+        assert len(mailbox.to("bernd@example.test")) == 1
+    finally:
+        first.stop()
+        second.stop()
