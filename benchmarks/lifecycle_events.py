@@ -14,6 +14,12 @@ before changing them, as the product does. Events are counted exactly, from
 the recorders' notification ids. The two sides alternate in rounds.
 
     .venv/bin/python -m benchmarks.lifecycle_events [--lifecycles 300]
+    .venv/bin/python -m benchmarks.lifecycle_events --postgres
+
+With --postgres both sides run on PostgreSQL (production mode), in one fresh
+database on the server that SPRECHZIMMER_TEST_DATABASE_URL names (by default
+the machine's own on 127.0.0.1:5432): the product's tables and the baseline's
+side by side.
 """
 
 import argparse
@@ -36,6 +42,7 @@ from benchmarks.common import goal_verdict, print_table, summary
 from domain.appointment import CURRENT_TERMS_VERSION
 from domain.local_time import in_practice_time
 from tests.support.practice import PASSWORD
+from tests.support.production import fresh_database
 
 GOAL = 0.5
 ROUNDS = 3
@@ -63,8 +70,8 @@ class Tally:
 
 
 class ProductLifecycles:
-    def __init__(self, data_dir: Path) -> None:
-        self.runtime = Runtime(settings_for(data_dir), clock=lambda: NOW)
+    def __init__(self, data_dir: Path, database_url: str | None) -> None:
+        self.runtime = Runtime(settings_for(data_dir, database_url), clock=lambda: NOW)
         self.runtime.start()
         self.consultations = self.runtime.consultations
         self.practitioner_id = self.consultations.set_up_practice(
@@ -153,13 +160,16 @@ class BaselineLifecycles:
     def __init__(self, data_dir: Path, sizes: list[int], product: Settings) -> None:
         product_env = eventsourcing_environment(product)
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.app = Baseline(
-            env={
+        if product.database_url:
+            # The same server, pool and settings; tables of its own.
+            env = dict(product_env)
+        else:
+            env = {
                 "PERSISTENCE_MODULE": product_env["PERSISTENCE_MODULE"],
                 "SQLITE_DBNAME": str(data_dir / "baseline.sqlite"),
                 "SQLITE_LOCK_TIMEOUT": product_env["SQLITE_LOCK_TIMEOUT"],
             }
-        )
+        self.app = Baseline(env=env)
         self.payloads = self._payloads(sizes)
 
     def _payloads(self, sizes: list[int]) -> list[str]:
@@ -209,13 +219,14 @@ class BaselineLifecycles:
         self.app.close()
 
 
-def settings_for(data_dir: Path) -> Settings:
-    """The embedded default, as `sprechzimmer serve` loads it: keys are
-    generated in the data folder."""
+def settings_for(data_dir: Path, database_url: str | None) -> Settings:
+    """As `sprechzimmer serve` loads them: on the embedded default keys are
+    generated in the data folder; with a database URL, production mode."""
     return load_settings(
         {
             "SPRECHZIMMER_DATA_DIR": str(data_dir),
             "SPRECHZIMMER_BASE_URL": "http://127.0.0.1:8000",
+            "SPRECHZIMMER_DATABASE_URL": database_url or "",
         }
     )
 
@@ -242,9 +253,11 @@ def run_lifecycles(
             tally.extra[name] = tally.extra.get(name, 0) + after[name] - before[name]
 
 
-def measure(lifecycles: int) -> tuple[Tally, Tally, list[int], list[int]]:
+def measure(
+    lifecycles: int, database_url: str | None
+) -> tuple[Tally, Tally, list[int], list[int]]:
     with tempfile.TemporaryDirectory(prefix="sprechzimmer-bench-") as folder:
-        product = ProductLifecycles(Path(folder) / "product")
+        product = ProductLifecycles(Path(folder) / "product", database_url)
         product_tally, baseline_tally = Tally(), Tally()
         try:
             warmup = Tally()
@@ -297,10 +310,14 @@ def _row(name: str, tally: Tally, sizes: list[int]) -> list[str]:
 
 
 def report(
-    product: Tally, baseline: Tally, sizes: list[int], baseline_sizes: list[int]
+    product: Tally,
+    baseline: Tally,
+    sizes: list[int],
+    baseline_sizes: list[int],
+    store: str,
 ) -> None:
     print_table(
-        f"Appointment lifecycles ({ROUNDS} alternating rounds, SQLite files)",
+        f"Appointment lifecycles ({ROUNDS} alternating rounds, {store})",
         ["side", "lifecycles", "events", "ev/cycle", "bytes/ev", "seconds", "events/s"],
         [
             _row("Runtime commands", product, sizes),
@@ -314,7 +331,7 @@ def report(
     ratio = product.per_second / baseline.per_second
     print(f"events/s product / raw: {ratio:.2f}  ({goal_verdict(ratio, GOAL)})")
     summary(
-        "lifecycle events/s",
+        "lifecycle events/s" + (" (PostgreSQL)" if "Postgre" in store else ""),
         f"{product.per_second:,.0f}",
         f"{baseline.per_second:,.0f}",
         f"{ratio:.2f}",
@@ -325,9 +342,17 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser(description="Lifecycles against raw events.")
     parser.add_argument("--lifecycles", type=int, default=600, help="per side")
+    parser.add_argument(
+        "--postgres", action="store_true", help="both sides on PostgreSQL"
+    )
     arguments = parser.parse_args()
-    product, baseline, sizes, baseline_sizes = measure(arguments.lifecycles)
-    report(product, baseline, sizes, baseline_sizes)
+    if not arguments.postgres:
+        results = measure(arguments.lifecycles, None)
+        report(*results, store="SQLite files")
+        return
+    with fresh_database() as database_url:
+        results = measure(arguments.lifecycles, database_url)
+    report(*results, store="PostgreSQL, one database")
 
 
 if __name__ == "__main__":
