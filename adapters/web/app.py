@@ -65,6 +65,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         context.loop = asyncio.get_running_loop()
         await run_in_threadpool(runtime.start, True)
+        await context.start()
         if announce_setup_link and not runtime.consultations.practice_exists():
             token = context.setup_link.issue(context.now())
             # Printed for the operator at the console, on purpose not logged.
