@@ -10,8 +10,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from adapters.web.join_pages import JoinPages
+from adapters.web.practice_feed import PracticeFeed
 from adapters.web.room_bus import room_bus_for
-from adapters.web.rooms import PracticeFeed, RoomHub
+from adapters.web.rooms import RoomHub
 from adapters.web.security import AttemptLimit
 from adapters.web.setup_link import SetupLink
 from application.runtime import Runtime

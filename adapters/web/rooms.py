@@ -1,4 +1,4 @@
-"""Live connections of this web process: video rooms and practitioners' feeds.
+"""The video rooms of this web process's signaling sockets.
 
 A room pairs the practitioner's and the patient's signaling sockets of one
 appointment. It forwards call set-up messages only between those two and only
@@ -16,13 +16,12 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 import orjson
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from adapters.web.room_bus import LocalRoomBus, RoomBus
 from adapters.web.room_envelopes import (
@@ -64,14 +63,14 @@ class Participant:
         if self.websocket.application_state is WebSocketState.CONNECTED:
             try:
                 await self.websocket.send_text(orjson.dumps(message).decode())
-            except (RuntimeError, OSError):
+            except (RuntimeError, OSError, WebSocketDisconnect):
                 logger.debug("Could not send to a closing socket")
 
     async def close(self, code: int, reason: str) -> None:
         if self.websocket.application_state is WebSocketState.CONNECTED:
             try:
                 await self.websocket.close(code=code, reason=reason)
-            except (RuntimeError, OSError):
+            except (RuntimeError, OSError, WebSocketDisconnect):
                 logger.debug("Socket was already closing")
 
 
@@ -385,26 +384,3 @@ def _other_role(role: Role) -> Role:
 
 def _ordering(member: Participant | RemoteMember) -> tuple[float, str]:
     return (member.entered_at, member.connection_id)
-
-
-class PracticeFeed:
-    """Pushes 'someone is waiting' updates to each practitioner's open pages."""
-
-    def __init__(self) -> None:
-        self._sockets: dict[UUID, set[WebSocket]] = defaultdict(set)
-
-    def subscribe(self, practitioner_id: UUID, websocket: WebSocket) -> None:
-        self._sockets[practitioner_id].add(websocket)
-
-    def unsubscribe(self, practitioner_id: UUID, websocket: WebSocket) -> None:
-        self._sockets[practitioner_id].discard(websocket)
-        if not self._sockets[practitioner_id]:
-            del self._sockets[practitioner_id]
-
-    async def publish(self, practitioner_id: UUID, message: dict[str, Any]) -> None:
-        payload = orjson.dumps(message).decode()
-        for websocket in list(self._sockets.get(practitioner_id, ())):
-            try:
-                await websocket.send_text(payload)
-            except (RuntimeError, OSError):
-                self.unsubscribe(practitioner_id, websocket)
