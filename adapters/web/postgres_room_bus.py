@@ -100,7 +100,7 @@ class PostgresRoomBus:
                 logger.debug("Room bus paused; dropped a %s envelope", envelope.kind)
                 return
             try:
-                await self._send(envelope)
+                await self._send_on_a_live_connection(envelope)
             except (psycopg.Error, OSError) as error:
                 self._publish_paused_until = loop.time() + PUBLISH_PAUSE_SECONDS
                 self._lost_envelopes = True
@@ -115,6 +115,17 @@ class PostgresRoomBus:
             # The database is back while the listener never noticed it gone.
             self._lost_envelopes = False
             self._resync_soon()
+
+    async def _send_on_a_live_connection(self, envelope: Envelope) -> None:
+        reused = self._publisher is not None
+        try:
+            await self._send(envelope)
+        except psycopg.OperationalError:
+            if not reused:
+                raise
+            # The connection may have died with a restart since its last use.
+            await self._drop_publisher()
+            await self._send(envelope)
 
     async def _send(self, envelope: Envelope) -> None:
         connection = await self._publishing_connection()
