@@ -68,6 +68,7 @@ def create_app(
         await run_in_threadpool(runtime.start, True)
         # With workers on Redis, they decide the mail; without, this process.
         await run_in_threadpool(runtime.follow_live, not runtime.settings.redis_url)
+        await context.start()
         if announce_setup_link and not runtime.consultations.practice_exists():
             token = context.setup_link.issue(context.now())
             # Printed for the operator at the console, on purpose not logged.

@@ -10,7 +10,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from adapters.web.join_pages import JoinPages
-from adapters.web.rooms import PracticeFeed, RoomHub
+from adapters.web.practice_feed import PracticeFeed
+from adapters.web.room_bus import room_bus_for
+from adapters.web.rooms import RoomHub
 from adapters.web.security import AttemptLimit
 from adapters.web.setup_link import SetupLink
 from application.runtime import Runtime
@@ -25,7 +27,7 @@ T = TypeVar("T")
 class WebContext:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.rooms = RoomHub()
+        self.rooms = RoomHub(room_bus_for(runtime.settings))
         self.feed = PracticeFeed()
         self.login_throttle = AttemptLimit(max_attempts=5, window_seconds=300)
         self.room_connects = AttemptLimit(max_attempts=30, window_seconds=60)
@@ -55,7 +57,12 @@ class WebContext:
             )
         return self._echo_peers
 
+    async def start(self) -> None:
+        await self.rooms.bus.start()
+
     async def close(self) -> None:
+        await self.rooms.close()
+        await self.rooms.bus.close()
         if self._echo_peers is not None:
             await self._echo_peers.close()
 
