@@ -32,6 +32,11 @@ class RunningServer:
             self._env["SPRECHZIMMER_SMTP_URL"] = smtp_url
         self._process: subprocess.Popen[str] | None = None
 
+    @property
+    def environment(self) -> dict[str, str]:
+        """The server's environment, for a worker beside it."""
+        return dict(self._env)
+
     def start(self) -> "RunningServer":
         self._process = subprocess.Popen(
             [
