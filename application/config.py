@@ -52,7 +52,8 @@ class Settings:
     turn_secret: str = field(default="", repr=False)
     turn_credential_seconds: int = 3600
     ice_transport_policy: str = "all"
-    # Production mode: PostgreSQL for the event store and keys, Redis for jobs.
+    # Production mode: PostgreSQL for the event store and keys, Redis for jobs
+    # (Redis alone: workers beside the web process, sharing the data folder).
     database_url: str | None = field(default=None, repr=False)
     database_pool_size: int = 5
     redis_url: str | None = field(default=None, repr=False)
@@ -154,12 +155,8 @@ def _production_settings(get: Callable[[str], str]) -> dict[str, Any]:
         raise ConfigurationError(
             "SPRECHZIMMER_REDIS_URL must look like redis://host:6379/0"
         )
-    if redis_url and not database_url:
-        raise ConfigurationError(
-            "SPRECHZIMMER_REDIS_URL needs SPRECHZIMMER_DATABASE_URL: workers "
-            "share the event store with the web processes, which SQLite in one "
-            "data folder cannot do across machines"
-        )
+    # Without SPRECHZIMMER_DATABASE_URL, workers and web processes share the
+    # SQLite event store in one data folder: all of them on one machine.
     queue = get("JOB_QUEUE") or "sprechzimmer:jobs"
     if not re.fullmatch(r"[A-Za-z0-9:_.-]{1,100}", queue):
         raise ConfigurationError(

@@ -2,7 +2,9 @@
 
 On the embedded default everything runs here: the event store is SQLite in
 the data folder, the mailroom follows the consultations in the same thread
-right after each save, and mail goes out from a background loop.
+right after each save, and mail goes out from a background loop. With
+SPRECHZIMMER_REDIS_URL the same runtime also serves `sprechzimmer worker`,
+which sends the mail and runs the sweeps as jobs.
 """
 
 import logging
@@ -12,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import RecordConflictError
 from eventsourcing.system import RecordingEvent, RecordingEventReceiver
 
 from adapters.email.messages import Letter, MailContext, PatientLinks, compose_mail
@@ -40,12 +42,16 @@ from processes.reminders import ReminderSweep
 from processes.retention import RetentionSweep
 from projections.calendar import CalendarView
 from projections.follower import LogFollower, LogSubscriber
-from projections.mail_queue import MailQueueView
+from projections.mail_queue import MailQueueView, MailStatus
 from projections.practice_directory import PracticeDirectory
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+# Each conflict means another process decided an event first; a few in a row
+# would mean something else is wrong.
+MAX_DECISION_CONFLICTS = 5
 
 
 def utc_now() -> datetime:
@@ -70,19 +76,20 @@ class MailroomPrompt(RecordingEventReceiver[UUID]):
         ):
             return
         with self._lock:
-            process_consultations(self._mailroom)
+            decide_mail(self._mailroom)
 
 
-def process_consultations(mailroom: Mailroom) -> None:
-    """Lets the mailroom catch up with the consultations. In production mode
-    another process may record the same decision first: its tracking row
-    makes ours fail as a whole, and the next pull goes on from there."""
-    for _attempt in range(3):
+def decide_mail(mailroom: Mailroom) -> None:
+    """Lets the mailroom process what is new in the consultations' log. A
+    worker or a command-line tool may process the same event in the same
+    instant: its decision then stands, and this one reads on after it."""
+    for _ in range(MAX_DECISION_CONFLICTS - 1):
         try:
             mailroom.pull_and_process(Consultations.name)
             return
-        except IntegrityError:
-            logger.debug("Another process decided these mails first")
+        except RecordConflictError:
+            logger.debug("Another process decided the same mail first")
+    mailroom.pull_and_process(Consultations.name)
 
 
 class Runtime:
@@ -153,25 +160,23 @@ class Runtime:
         """Catches up with anything missed while the process was down. Only the
         serving process closes the presence its predecessor left open; a tool
         run beside a live server must not."""
-        process_consultations(self.mailroom)
+        decide_mail(self.mailroom)
         self.calendar_follower.pull()
         self.mail_queue_follower.pull()
         if serving:
             self._close_stale_presence()
 
-    def follow_live(self, decide_mail: bool = True) -> None:
+    def follow_live(self, decides_mail: bool = True) -> None:
         """In production mode, follows what other processes record as it
         happens, through the database's notifications: the read models, and
-        the mailroom's decisions if `decide_mail`."""
+        the mailroom's decisions if `decides_mail`."""
         if not self.settings.production or self._subscribers:
             return
         consultation_listeners: list[Callable[[], object]] = [
             self.calendar_follower.pull
         ]
-        if decide_mail:
-            consultation_listeners.insert(
-                0, lambda: process_consultations(self.mailroom)
-            )
+        if decides_mail:
+            consultation_listeners.insert(0, lambda: decide_mail(self.mailroom))
         self._subscribers = [
             LogSubscriber(self.consultations, consultation_listeners),
             LogSubscriber(self.mailroom, [self.mail_queue_follower.pull]),
@@ -189,6 +194,23 @@ class Runtime:
             self.calendar_follower.pull()
             self.reminders.run(now)
             return self.dispatcher.dispatch_due(now)
+
+    def follow_consultations(self) -> int:
+        """Decides the mail for what other processes stored, and brings the
+        read models up to date; returns how many mail events arrived."""
+        decide_mail(self.mailroom)
+        self.calendar_follower.pull()
+        return self.mail_queue_follower.pull()
+
+    def due_mail(self) -> list[MailStatus]:
+        self.mail_queue_follower.pull()
+        return self.mail_queue.due(self.clock())
+
+    def decide_due_reminders(self) -> int:
+        self.calendar_follower.pull()
+        decided = self.reminders.run(self.clock())
+        self.mail_queue_follower.pull()
+        return decided
 
     def shred_due_personal_data(self, due_by: datetime | None = None) -> int:
         """One round of the retention process: what is due now (or by
@@ -276,6 +298,13 @@ class Runtime:
         self.consultations.recorder.max_notification_id()
         return {"status": "ok", "event_store": "reachable"}
 
+    def _check_job_queue(self) -> None:
+        # Imported here: the embedded default needs no Redis client in memory.
+        from adapters.jobs.connection import check_reachable
+
+        assert self.settings.redis_url is not None
+        check_reachable(self.settings.redis_url)
+
     def readiness(self) -> dict[str, str]:
         """Each dependency by name: "ok", or what is wrong with it."""
         checks = {
@@ -285,6 +314,8 @@ class Runtime:
             "audit_chain": lambda: self.chain_store.last_link("consultations"),
             "mail": self.transport.check,
         }
+        if self.settings.redis_url:
+            checks["job_queue"] = self._check_job_queue
         report = {}
         for name, check in checks.items():
             try:

@@ -3,12 +3,18 @@
 A mail counts as delivered once the mail server took it. A transient failure
 is retried with growing pauses; a permanent refusal is recorded with its reason
 for the practitioner to see, and not retried.
+
+On the embedded default one loop sends everything due in rounds; with workers
+each mail is a job of its own, and `deliver` sends just that one.
 """
 
 import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
 
 from adapters.email.messages import Letter
 from adapters.email.transport import (
@@ -54,6 +60,32 @@ class MailDispatcher:
         """Sends every mail that is due; returns how many were delivered."""
         with self._one_round_at_a_time:
             return self._dispatch_due(at)
+
+    def deliver(
+        self, mail_id: UUID, at: datetime, version: int | None = None
+    ) -> OutgoingMail | None:
+        """Sends this one mail if it is still queued and due (and still at
+        `version`, if given); returns it as recorded after the attempt, or None
+        when there was nothing to do. A job run again after the mail went out
+        finds it delivered and does nothing."""
+        with self._one_round_at_a_time:
+            try:
+                mail = self._mailroom.mail(mail_id)
+            except AggregateNotFoundError:
+                logger.warning("Mail %s is not in the mailroom", mail_id)
+                return None
+            if (
+                mail.state is not DeliveryState.QUEUED
+                or mail.next_attempt_at > at
+                or (version is not None and mail.version != version)
+            ):
+                logger.debug("Mail %s needs no delivery now", mail_id)
+                return None
+            try:
+                self._send(mail, at)
+            finally:
+                self._transport.finish_round()
+            return mail
 
     def _dispatch_due(self, at: datetime) -> int:
         self._queue_follower.pull()

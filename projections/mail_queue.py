@@ -17,6 +17,8 @@ class MailStatus:
     state: DeliveryState
     next_attempt_at: datetime
     last_error: str | None = None
+    # The mail aggregate's version: a delivery job is queued for one version.
+    version: int = 1
 
 
 class MailQueueView:
@@ -25,10 +27,11 @@ class MailQueueView:
         self._by_appointment: dict[UUID, list[MailStatus]] = {}
 
     def due(self, at: datetime) -> list[MailStatus]:
+        # A copy first: a follower in another thread may be adding mails.
         return sorted(
             (
                 mail
-                for mail in self._mails.values()
+                for mail in list(self._mails.values())
                 if mail.state is DeliveryState.QUEUED and mail.next_attempt_at <= at
             ),
             key=lambda mail: mail.next_attempt_at,
@@ -55,18 +58,22 @@ class MailQueueView:
 
     @apply.register
     def _(self, domain_event: OutgoingMail.Delivered) -> None:
-        self._mails[domain_event.originator_id].state = DeliveryState.DELIVERED
+        mail = self._mails[domain_event.originator_id]
+        mail.state = DeliveryState.DELIVERED
+        mail.version = domain_event.originator_version
 
     @apply.register
     def _(self, domain_event: OutgoingMail.Skipped) -> None:
         mail = self._mails[domain_event.originator_id]
         mail.state = DeliveryState.SKIPPED
         mail.last_error = domain_event.reason
+        mail.version = domain_event.originator_version
 
     @apply.register
     def _(self, domain_event: OutgoingMail.AttemptFailed) -> None:
         mail = self._mails[domain_event.originator_id]
         mail.last_error = domain_event.reason
         mail.next_attempt_at = domain_event.retry_at
+        mail.version = domain_event.originator_version
         if domain_event.gave_up:
             mail.state = DeliveryState.FAILED

@@ -1,4 +1,5 @@
-"""The `sprechzimmer` command: serve the web application, manage accounts."""
+"""The `sprechzimmer` command: serve the web application, run a worker, manage
+accounts."""
 
 import argparse
 import getpass
@@ -45,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser(
+        "worker",
+        help="send mail and run the scheduled sweeps as jobs from Redis "
+        "(needs SPRECHZIMMER_REDIS_URL)",
+    )
+    worker.set_defaults(handler=_work)
 
     practitioner = commands.add_parser("practitioner", help="manage accounts")
     practitioner_commands = practitioner.add_subparsers(required=True, metavar="ACTION")
@@ -95,7 +103,12 @@ def _serve(arguments: argparse.Namespace) -> int:
     runtime = Runtime(
         load_settings(default_base_url=f"http://{shown_host}:{arguments.port}")
     )
-    app = create_app(runtime)
+    job_queue = None
+    if runtime.settings.redis_url:
+        from adapters.jobs.queue import JobQueue
+
+        job_queue = JobQueue(runtime.settings)
+    app = create_app(runtime, job_queue=job_queue)
     logger.info("Serving on http://%s:%s", arguments.host, arguments.port)
     try:
         uvicorn.run(
@@ -116,6 +129,12 @@ def _serve(arguments: argparse.Namespace) -> int:
     finally:
         runtime.close()
     return 0
+
+
+def _work(arguments: argparse.Namespace) -> int:
+    from adapters.jobs.worker import run_worker
+
+    return run_worker(load_settings())
 
 
 def _add_practitioner(arguments: argparse.Namespace) -> int:

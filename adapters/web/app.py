@@ -5,6 +5,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +36,10 @@ from application.persistence import is_database_error
 from application.runtime import Runtime
 from domain.errors import DomainError
 
+if TYPE_CHECKING:
+    # Only with workers: the embedded default needs no Redis client in memory.
+    from adapters.jobs.queue import JobQueue
+
 logger = logging.getLogger(__name__)
 
 FOLLOW_INTERVAL_SECONDS = 0.5
@@ -58,8 +63,11 @@ def create_app(
     runtime: Runtime,
     announce_setup_link: bool = True,
     send_mail_in_process: bool = True,
+    job_queue: "JobQueue | None" = None,
 ) -> ASGIApp:
-    """`send_mail_in_process=False` leaves mail to another process (a worker)."""
+    """`send_mail_in_process=False` leaves mail to another process (a test, a
+    worker). With a `job_queue` all background work is the workers': this
+    process only queues the delivery of mail its requests decided."""
     context = WebContext(runtime)
 
     @contextlib.asynccontextmanager
@@ -77,12 +85,18 @@ def create_app(
                 f"(30 Minuten gültig):\n  {runtime.link('/einrichtung/' + token)}\n",
                 flush=True,
             )
-        tasks = [
-            asyncio.create_task(_follow_the_log(context)),
-            asyncio.create_task(_keep_retention(context)),
-        ]
-        if send_mail_in_process:
-            tasks.append(asyncio.create_task(_send_mail(context)))
+        if job_queue is not None:
+            tasks = [
+                asyncio.create_task(_follow_the_log(context, seal=False)),
+                asyncio.create_task(_queue_mail(context, job_queue)),
+            ]
+        else:
+            tasks = [
+                asyncio.create_task(_follow_the_log(context, seal=True)),
+                asyncio.create_task(_keep_retention(context)),
+            ]
+            if send_mail_in_process:
+                tasks.append(asyncio.create_task(_send_mail(context)))
         try:
             yield
         finally:
@@ -90,6 +104,8 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await context.close()
+            if job_queue is not None:
+                await job_queue.close()
 
     app = Starlette(
         # Patients' pages first: at the top of the hour they are the hot path,
@@ -191,14 +207,15 @@ def log_round_failure(what: str, error: Exception) -> None:
         logger.exception(what)
 
 
-async def _follow_the_log(context: WebContext) -> None:
+async def _follow_the_log(context: WebContext, seal: bool) -> None:
     # Picks up events written by other processes (the command line, a worker).
     while True:
         await asyncio.sleep(FOLLOW_INTERVAL_SECONDS)
         try:
             await run_in_threadpool(context.runtime.calendar_follower.pull)
             await run_in_threadpool(context.runtime.mail_queue_follower.pull)
-            await run_in_threadpool(context.runtime.seal_event_logs)
+            if seal:
+                await run_in_threadpool(context.runtime.seal_event_logs)
         except Exception as error:
             log_round_failure("Following the event log failed; trying again", error)
 
@@ -222,3 +239,21 @@ async def _send_mail(context: WebContext) -> None:
             log_round_failure("Mail dispatch failed; trying again", error)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(context.mail_wanted.wait(), MAIL_INTERVAL_SECONDS)
+
+
+async def _queue_mail(context: WebContext, job_queue: "JobQueue") -> None:
+    """Queues the delivery of mail right after a request decided it. Without
+    Redis the request has long been answered: this logs, and the workers'
+    sweep queues the mail once Redis is back."""
+    from adapters.jobs.connection import JobQueueUnavailable
+
+    while True:
+        await context.mail_wanted.wait()
+        context.mail_wanted.clear()
+        try:
+            due = await run_in_threadpool(context.runtime.due_mail)
+            await job_queue.deliver_due_mail(due)
+        except JobQueueUnavailable:
+            pass  # The queue logs when Redis goes away and when it is back.
+        except Exception:
+            logger.exception("Queueing mail for the workers failed")

@@ -26,6 +26,11 @@ class _Keeper:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
+        if not self.mailbox.released.is_set():
+            # The sender now waits for our answer, its message not yet sent.
+            self.mailbox.holding.set()
+            while not self.mailbox.released.is_set():
+                await asyncio.sleep(0.05)
         if any(word in address for word in self.mailbox.refused_words):
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
@@ -46,7 +51,9 @@ class _Keeper:
 
 class Mailbox:
     """Keeps every message the way a mail store does; `refused_words` makes it
-    refuse recipients for good, `delay_seconds` makes it slow to accept."""
+    refuse recipients for good, `delay_seconds` makes it slow to accept, and
+    `hold()` keeps each sender waiting for the answer to its recipient (before
+    any message is handed over) until `release()`."""
 
     def __init__(
         self,
@@ -59,6 +66,9 @@ class Mailbox:
         self.lock = threading.Lock()
         self.refused_words = refused_words
         self.delay_seconds = delay_seconds
+        self.released = threading.Event()
+        self.released.set()
+        self.holding = threading.Event()
         self.port = port or free_port()
         self._controller = Controller(
             _Keeper(self), hostname="127.0.0.1", port=self.port
@@ -73,6 +83,13 @@ class Mailbox:
 
     def stop(self) -> None:
         self._controller.stop()
+
+    def hold(self) -> None:
+        self.holding.clear()
+        self.released.clear()
+
+    def release(self) -> None:
+        self.released.set()
 
     def message_ids(self) -> list[str]:
         with self.lock:

@@ -146,3 +146,18 @@ def delete_event(position: int) -> None:
         connection.execute(
             "DELETE FROM consultations_events WHERE notification_id = %s", (position,)
         )
+
+
+def drop_job_queue(queue: str, url: str = REDIS_URL) -> None:
+    """Deletes what a test's own job queue left in Redis (its sorted set and
+    its workers' health key); the job keys expire by themselves."""
+    import redis
+
+    assert queue.startswith("sprechzimmer:test:"), "only a test's own queue"
+    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        client.delete(queue, queue + ":health-check")
+    except redis.RedisError:
+        pass
+    finally:
+        client.close()

@@ -46,6 +46,11 @@ class RunningServer:
         names = ("SPRECHZIMMER_DATA_DIR", "SPRECHZIMMER_DATABASE_URL")
         return {name: self._env[name] for name in names if self._env.get(name)}
 
+    @property
+    def environment(self) -> dict[str, str]:
+        """The server's environment, for a worker beside it."""
+        return dict(self._env)
+
     def start(self) -> "RunningServer":
         self._process = subprocess.Popen(
             [
