@@ -59,6 +59,8 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     job_queue: str = "sprechzimmer:jobs"
     job_timeout_seconds: int = 60
+    # Names this web process among several (its live connections carry it).
+    node_name: str = ""
 
     @property
     def production(self) -> bool:
@@ -162,7 +164,13 @@ def _production_settings(get: Callable[[str], str]) -> dict[str, Any]:
         raise ConfigurationError(
             "SPRECHZIMMER_JOB_QUEUE may hold letters, digits and : _ . - only"
         )
+    node_name = get("NODE_NAME")
+    if node_name and not re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", node_name):
+        raise ConfigurationError(
+            "SPRECHZIMMER_NODE_NAME may hold up to 64 letters, digits and . _ : -"
+        )
     return {
+        "node_name": node_name,
         "database_url": database_url or None,
         "database_pool_size": _whole_number(
             "DATABASE_POOL_SIZE", get("DATABASE_POOL_SIZE"), 5

@@ -8,6 +8,7 @@ which sends the mail and runs the sweeps as jobs.
 """
 
 import logging
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -101,6 +102,8 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        # `serve` adds its port when no name is configured.
+        self.node_name = settings.node_name or socket.gethostname()
         try:
             self.key_store = open_key_store(settings)
             env = eventsourcing_environment(settings)
@@ -251,22 +254,30 @@ class Runtime:
             return SmtpTransport(self.settings.smtp_url, self.settings.mail_from)
         return OutboxFolder(self.settings.outbox_dir)
 
+    def new_connection_id(self) -> str:
+        return f"{self.node_name}/{uuid4().hex}"
+
     def _close_stale_presence(self) -> None:
         # Connections do not survive a restart of this process; whoever the log
-        # still shows as present has in fact left.
+        # still shows as connected to it has in fact left. Other web processes'
+        # connections (production mode) are theirs to close.
         now = self.clock()
+        own = f"{self.node_name}/"
         for entry in self.calendar.with_someone_present():
             for role in list(entry.present):
                 session = self.consultations.video_session(entry.appointment_id)
                 connection_id = session.present.get(role) if session else None
-                if connection_id:
-                    self.consultations.participant_leaves(
-                        entry.appointment_id,
-                        Role(role),
-                        connection_id,
-                        "server restarted",
-                        now,
-                    )
+                if not connection_id:
+                    continue
+                if self.settings.production and not connection_id.startswith(own):
+                    continue
+                self.consultations.participant_leaves(
+                    entry.appointment_id,
+                    Role(role),
+                    connection_id,
+                    "server restarted",
+                    now,
+                )
         self.calendar_follower.pull()
 
     def link(self, path: str) -> str:

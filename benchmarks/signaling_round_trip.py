@@ -31,7 +31,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from adapters.web.postgres_room_bus import PostgresRoomBus
 from adapters.web.rooms import Participant, RoomHub
-from benchmarks.common import print_table
+from benchmarks.common import print_table, summary
 from domain.video_session import Role
 from tests.support.production import fresh_database
 
@@ -193,6 +193,16 @@ def report(results: dict[str, dict[str, list[float]]], count: int) -> None:
     for name in local:
         ratio = statistics.median(across[name]) / statistics.median(local[name])
         print(f"{name}: p50 two processes / one process: {ratio:.1f}x")
+        for share, label in ((0.5, "p50"), (0.99, "p99")):
+            product = percentile(across[name], share) * 1000
+            baseline = percentile(local[name], share) * 1000
+            summary(
+                f"signaling {name} {label} ms",
+                f"{product:.2f}",
+                f"{baseline:.3f}",
+                f"{product / baseline:.0f}x",
+                "figure only (two processes vs one)",
+            )
 
 
 def main() -> None:

@@ -20,11 +20,14 @@ started=$(date +%s)
 echo "Sprechzimmer benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores"
 echo "Load from other processes on this machine skews the figures; compare ratios."
 
-for benchmark in join_page_load lifecycle_events memory outbox_dispatch \
+# Production mode runs against the machine's PostgreSQL on 127.0.0.1:5432.
+for benchmark in join_page_load lifecycle_events "lifecycle_events --postgres \
+  --lifecycles 200" projection_lag signaling_round_trip memory outbox_dispatch \
   audit_verify retention_sweep tech_check_loopback tech_check_throughput; do
   echo
   echo "== benchmarks.$benchmark"
-  scripts/loopback-only "$python" -m "benchmarks.$benchmark" \
+  # shellcheck disable=SC2086 # the name carries its arguments
+  scripts/loopback-only "$python" -m benchmarks.$benchmark \
     | tee -a "$log" \
     | grep --line-buffered -v '^SUMMARY'
 done

@@ -4,7 +4,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.mailbox import Mailbox
-from tests.support.production import fresh_database, production_mode
+from tests.support.production import (
+    REDIS_URL,
+    drop_job_queue,
+    fresh_database,
+    fresh_job_queue,
+    production_mode,
+)
 from tests.support.server import RunningServer
 
 
@@ -12,14 +18,19 @@ from tests.support.server import RunningServer
 def production_database(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
-    """In production mode every test gets a fresh PostgreSQL database; the
-    servers and runtimes it starts find it in the environment."""
+    """In production mode every test gets a fresh PostgreSQL database and a
+    job queue of its own on Redis; the servers and runtimes it starts find
+    them in the environment, and each server gets a worker beside it."""
     if not production_mode() or request.node.get_closest_marker("embedded_only"):
         yield
         return
+    queue = fresh_job_queue()
     with fresh_database() as url:
         monkeypatch.setenv("SPRECHZIMMER_DATABASE_URL", url)
+        monkeypatch.setenv("SPRECHZIMMER_REDIS_URL", REDIS_URL)
+        monkeypatch.setenv("SPRECHZIMMER_JOB_QUEUE", queue)
         yield
+    drop_job_queue(queue)
 
 
 @pytest.fixture

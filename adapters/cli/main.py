@@ -5,6 +5,7 @@ import argparse
 import getpass
 import logging
 import os
+import socket
 import sys
 from datetime import UTC, datetime
 
@@ -103,6 +104,8 @@ def _serve(arguments: argparse.Namespace) -> int:
     runtime = Runtime(
         load_settings(default_base_url=f"http://{shown_host}:{arguments.port}")
     )
+    if not runtime.settings.node_name:
+        runtime.node_name = f"{socket.gethostname()}:{arguments.port}"
     job_queue = None
     if runtime.settings.redis_url:
         from adapters.jobs.queue import JobQueue

@@ -76,7 +76,12 @@ async def patient_signaling(websocket: WebSocket) -> None:
         if _too_many_connects(context, appointment.id, Role.PATIENT):
             await refuse(websocket, CLOSE_TOO_MANY, TOO_MANY_CONNECTS)
             return
-        participant = Participant(websocket, Role.PATIENT, appointment.id)
+        participant = Participant(
+            websocket,
+            Role.PATIENT,
+            appointment.id,
+            connection_id=context.runtime.new_connection_id(),
+        )
         await context.command(
             consultations.patient_enters_room,
             appointment.id,
@@ -113,7 +118,12 @@ async def practitioner_signaling(websocket: WebSocket) -> None:
         if _too_many_connects(context, appointment.id, Role.PRACTITIONER):
             await refuse(websocket, CLOSE_TOO_MANY, TOO_MANY_CONNECTS)
             return
-        participant = Participant(websocket, Role.PRACTITIONER, appointment.id)
+        participant = Participant(
+            websocket,
+            Role.PRACTITIONER,
+            appointment.id,
+            connection_id=context.runtime.new_connection_id(),
+        )
         await context.command(
             consultations.practitioner_enters_room,
             practitioner_id,

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -40,6 +41,14 @@ class RunningServer:
                 fresh_database()
             )
         self._process: subprocess.Popen[str] | None = None
+        # The production-mode suite sends mail through workers: one beside
+        # each server, unless the test sets up Redis and workers itself.
+        self._worker_beside = (
+            production_mode()
+            and "SPRECHZIMMER_REDIS_URL" not in env
+            and bool(os.environ.get("SPRECHZIMMER_REDIS_URL"))
+        )
+        self.worker: Any = None
 
     def tool_environment(self) -> dict[str, str]:
         """What a command-line tool needs to work on this server's data."""
@@ -74,11 +83,18 @@ class RunningServer:
                 raise RuntimeError("server exited:\n" + self.log)
             try:
                 if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
+                    self._start_worker_beside()
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         raise RuntimeError("server did not start:\n" + self.log)
+
+    def _start_worker_beside(self) -> None:
+        if self._worker_beside and self.worker is None:
+            from tests.support.worker import RunningWorker
+
+            self.worker = RunningWorker(self.environment).start()
 
     def _collect_output(self) -> None:
         assert self._process is not None and self._process.stdout is not None
@@ -87,7 +103,10 @@ class RunningServer:
 
     @property
     def log(self) -> str:
-        return "".join(self.output)
+        served = "".join(self.output)
+        if self.worker is None:
+            return served
+        return served + "\n---- worker beside it ----\n" + self.worker.log
 
     def setup_link(self) -> str:
         deadline = time.monotonic() + 10
@@ -106,6 +125,9 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
         if self._own_database is not None:
             self._own_database.close()
             self._own_database = None
