@@ -1,5 +1,6 @@
-"""Production mode through a PostgreSQL restart: two web processes on one
-database keep working afterwards without being restarted themselves."""
+"""Production mode through a PostgreSQL restart: two web processes and a
+worker on one database keep working afterwards without being restarted
+themselves."""
 
 import base64
 import os
@@ -13,17 +14,26 @@ import pytest
 from tests.support.mailbox import Mailbox
 from tests.support.own_postgres import OwnPostgres
 from tests.support.practice import PracticeClient, soon
+from tests.support.production import (
+    REDIS_URL,
+    drop_job_queue,
+    fresh_job_queue,
+    require_redis,
+)
 from tests.support.server import RunningServer
+from tests.support.worker import RunningWorker
 
 
 def random_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
-def shared_configuration(database_url: str) -> dict[str, str]:
+def shared_configuration(database_url: str, queue: str) -> dict[str, str]:
     """What every process of one installation shares, as an operator sets it."""
     return {
         "SPRECHZIMMER_DATABASE_URL": database_url,
+        "SPRECHZIMMER_REDIS_URL": REDIS_URL,
+        "SPRECHZIMMER_JOB_QUEUE": queue,
         "SPRECHZIMMER_SECRET_KEY": base64.urlsafe_b64encode(os.urandom(48)).decode(),
         "SPRECHZIMMER_MASTER_KEY": random_key(),
         "SPRECHZIMMER_AUDIT_SIGNING_KEY": random_key(),
@@ -44,13 +54,23 @@ def database() -> Iterator[OwnPostgres]:
     server.remove()
 
 
-def test_web_processes_carry_on_after_the_database_restarts(
-    tmp_path: Path, mailbox: Mailbox, database: OwnPostgres
+@pytest.fixture
+def job_queue() -> Iterator[str]:
+    require_redis()
+    queue = fresh_job_queue()
+    yield queue
+    drop_job_queue(queue)
+
+
+def test_web_processes_and_a_worker_carry_on_after_the_database_restarts(
+    tmp_path: Path, mailbox: Mailbox, database: OwnPostgres, job_queue: str
 ) -> None:
-    shared = shared_configuration(database.url)
+    shared = shared_configuration(database.url, job_queue)
     first = RunningServer(tmp_path / "first", smtp_url=mailbox.url, **shared).start()
     second = RunningServer(tmp_path / "second", smtp_url=mailbox.url, **shared)
     second.start()
+    # The worker sends all mail: what arrives after the restart, it sent.
+    worker = RunningWorker(first.environment).start()
     try:
         front_desk = PracticeClient(first)
         front_desk.set_up()
@@ -82,10 +102,13 @@ def test_web_processes_carry_on_after_the_database_restarts(
             ready = httpx.get(server.base_url + "/readyz", timeout=5)
             assert ready.status_code == 200, ready.text
         assert "Lost the live feed" in first.log + second.log
-        for server in (first, second):
-            tracebacks = [x for x in server.log.split("\n\n") if "Traceback" in x]
+        for log in (first.log, second.log, worker.log):
+            tracebacks = [x for x in log.split("\n\n") if "Traceback" in x]
             assert not tracebacks, "\n".join(tracebacks)
         assert len(mailbox.to("bernd@example.test")) == 1
+        assert len(mailbox.to("erika@example.test")) == 1
     finally:
+        worker.stop()
         first.stop()
         second.stop()
+        print(f"---- worker ----\n{worker.log}")
