@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.mailbox import Mailbox
+from tests.support.cli import sprechzimmer
+from tests.support.mailbox import Mailbox, free_port
 from tests.support.own_postgres import OwnPostgres
 from tests.support.practice import PracticeClient, soon
 from tests.support.production import (
@@ -112,3 +113,29 @@ def test_web_processes_and_a_worker_carry_on_after_the_database_restarts(
         first.stop()
         second.stop()
         print(f"---- worker ----\n{worker.log}")
+
+
+@pytest.mark.parametrize(
+    ("database_url", "cause"),
+    [
+        ("postgresql://postgres@127.0.0.1:{free}/sprechzimmer", "Connection refused"),
+        ("postgresql://postgres@127.0.0.1:{own}/no_such_database", "does not exist"),
+    ],
+)
+def test_a_database_that_cannot_be_reached_at_start_is_named_with_its_cause(
+    tmp_path: Path, database: OwnPostgres, database_url: str, cause: str
+) -> None:
+    url = database_url.format(free=free_port(), own=database.port)
+    for command in (["serve", "--port", str(free_port())], ["worker"]):
+        result = sprechzimmer(
+            tmp_path,
+            *command,
+            env={
+                "SPRECHZIMMER_DATABASE_URL": url,
+                "SPRECHZIMMER_REDIS_URL": REDIS_URL,
+            },
+        )
+        assert result.returncode == 2, result.stderr
+        assert "SPRECHZIMMER_DATABASE_URL" in result.stderr
+        assert cause in result.stderr
+        assert "Traceback" not in result.stderr
