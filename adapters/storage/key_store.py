@@ -27,6 +27,22 @@ class MasterKeyMismatch(Exception):
     """The configured master key is not the one the key store was made with."""
 
 
+def seal_master_key_check(master: AESGCM) -> bytes:
+    """A token only this master key opens, stored with a new key store."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + master.encrypt(nonce, _CHECK_PLAINTEXT, b"check")
+
+
+def verify_master_key(master: AESGCM, sealed: bytes) -> None:
+    """Raises MasterKeyMismatch unless `master` opens the stored token."""
+    try:
+        master.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], b"check")
+    except InvalidTag:
+        raise MasterKeyMismatch(
+            "the configured master key does not open this key store"
+        ) from None
+
+
 class KeyStore(Protocol):
     def data_key(self, owner_id: UUID, create: bool = False) -> bytes | None: ...
 
@@ -70,19 +86,12 @@ class SQLiteKeyStore:
             "SELECT value FROM meta WHERE name = 'check'"
         ).fetchone()
         if row is None:
-            nonce = os.urandom(NONCE_BYTES)
-            sealed = nonce + self._master.encrypt(nonce, _CHECK_PLAINTEXT, b"check")
             self._connection.execute(
-                "INSERT INTO meta (name, value) VALUES ('check', ?)", (sealed,)
+                "INSERT INTO meta (name, value) VALUES ('check', ?)",
+                (seal_master_key_check(self._master),),
             )
             return
-        sealed = bytes(row[0])
-        try:
-            self._master.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], b"check")
-        except InvalidTag:
-            raise MasterKeyMismatch(
-                "the configured master key does not open this key store"
-            ) from None
+        verify_master_key(self._master, bytes(row[0]))
 
     def data_key(self, owner_id: UUID, create: bool = False) -> bytes | None:
         """The owner's key; a new one if `create` and none was ever made; None

@@ -12,13 +12,17 @@ from datetime import datetime
 from uuid import UUID
 
 import psycopg
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg_pool import ConnectionPool
 
-from adapters.storage.key_store import KEY_BYTES, NONCE_BYTES, MasterKeyMismatch
+from adapters.storage.key_store import (
+    KEY_BYTES,
+    NONCE_BYTES,
+    MasterKeyMismatch,
+    seal_master_key_check,
+    verify_master_key,
+)
 
-_CHECK_PLAINTEXT = b"sprechzimmer key store"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS data_keys ("
     " owner_id uuid PRIMARY KEY,"
@@ -58,20 +62,12 @@ class PostgresKeyStore:
             "SELECT value FROM key_store_meta WHERE name = 'check'"
         ).fetchone()
         if row is None:
-            nonce = os.urandom(NONCE_BYTES)
-            sealed = nonce + self._master.encrypt(nonce, _CHECK_PLAINTEXT, b"check")
             connection.execute(
                 "INSERT INTO key_store_meta (name, value) VALUES ('check', %s)",
-                (sealed,),
+                (seal_master_key_check(self._master),),
             )
             return
-        sealed = bytes(row[0])
-        try:
-            self._master.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], b"check")
-        except InvalidTag:
-            raise MasterKeyMismatch(
-                "the configured master key does not open this key store"
-            ) from None
+        verify_master_key(self._master, bytes(row[0]))
 
     def data_key(self, owner_id: UUID, create: bool = False) -> bytes | None:
         """The owner's key; a new one if `create` and none was ever made; None

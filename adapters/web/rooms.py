@@ -140,16 +140,17 @@ class RoomHub:
         if previous is not None:
             await previous.close(CLOSE_REPLACED, REPLACED_REASON)
         await self._announce_presence(room)
-        await self._publish(
-            Envelope(
-                ENTER,
-                room.appointment_id,
-                self.process_id,
-                role=participant.role,
-                connection_id=participant.connection_id,
-                entered_at=participant.entered_at,
-                call_allowed=room.call_allowed,
-            )
+        await self._publish(self._entering(room, participant))
+
+    def _entering(self, room: Room, participant: Participant) -> Envelope:
+        return Envelope(
+            ENTER,
+            room.appointment_id,
+            self.process_id,
+            role=participant.role,
+            connection_id=participant.connection_id,
+            entered_at=participant.entered_at,
+            call_allowed=room.call_allowed,
         )
 
     async def leave(self, participant: Participant) -> bool:
@@ -247,17 +248,7 @@ class RoomHub:
                 member.confirmed = False
         for room in list(self._rooms.values()):
             for participant in list(room.members.values()):
-                await self._publish(
-                    Envelope(
-                        ENTER,
-                        room.appointment_id,
-                        self.process_id,
-                        role=participant.role,
-                        connection_id=participant.connection_id,
-                        entered_at=participant.entered_at,
-                        call_allowed=room.call_allowed,
-                    )
-                )
+                await self._publish(self._entering(room, participant))
         if self._sweep is not None:
             self._sweep.cancel()
         self._sweep = asyncio.create_task(self._forget_unconfirmed())
