@@ -14,6 +14,7 @@ sent, or at a newer version, and does nothing.
 """
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import Any
@@ -32,7 +33,9 @@ from adapters.jobs.queue import DELIVER_MAIL, JobQueue
 from adapters.jobs.schedule import scheduled_jobs
 from adapters.jobs.tasks import WorkerServices, deliver_mail
 from application.config import ConfigurationError, Settings
+from application.persistence import is_database_error
 from application.runtime import Runtime
+from projections.follower import LogSubscriber
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +96,7 @@ class JobWorker:
         self.redis_url = self.settings.redis_url
         self.services = WorkerServices(runtime, JobQueue(self.settings))
         self._arq_worker: Worker | None = None
+        self._log_moved = asyncio.Event()
 
     async def run(self) -> None:
         stopping = asyncio.Event()
@@ -100,6 +104,8 @@ class JobWorker:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stopping.set)
         await self.services.bookkeeping(self.runtime.start)
+        self._log_moved = asyncio.Event()
+        subscribers = self._follow_live(loop)
         tasks = [
             asyncio.create_task(self._follow_the_log()),
             asyncio.create_task(self._take_jobs()),
@@ -112,8 +118,27 @@ class JobWorker:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for subscriber in subscribers:
+                subscriber.stop()
             await self.services.jobs.close()
             self.services.close()
+
+    def _follow_live(self, loop: asyncio.AbstractEventLoop) -> list[LogSubscriber]:
+        """In production mode the database tells the worker the moment a web
+        process stores something (LISTEN/NOTIFY); the poll stays as a net."""
+        if not self.settings.production:
+            return []
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(self._log_moved.set)
+
+        subscribers = [
+            LogSubscriber(self.runtime.consultations, [wake]),
+            LogSubscriber(self.runtime.mailroom, [wake]),
+        ]
+        for subscriber in subscribers:
+            subscriber.start()
+        return subscribers
 
     async def _finish_running_jobs(self) -> None:
         # A job cancelled now would be put back and could run elsewhere while
@@ -130,12 +155,17 @@ class JobWorker:
         # Events from the web processes: decide their mail here too, in case
         # the web process that stored them could not, and queue what is due.
         while True:
+            self._log_moved.clear()
             try:
                 if await self.services.bookkeeping(self.runtime.follow_consultations):
                     await self.services.queue_due_mail()
-            except Exception:
-                logger.exception("Following the event log failed; trying again")
-            await asyncio.sleep(FOLLOW_INTERVAL_SECONDS)
+            except Exception as error:
+                if is_database_error(error):
+                    logger.warning("Following the event log failed (%s)", error)
+                else:
+                    logger.exception("Following the event log failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._log_moved.wait(), FOLLOW_INTERVAL_SECONDS)
 
     async def _take_jobs(self) -> None:
         loop = asyncio.get_running_loop()
