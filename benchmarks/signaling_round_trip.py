@@ -13,7 +13,19 @@ Two message sizes: an ICE candidate (about 200 bytes, inline in the NOTIFY
 payload) and an offer of 30 KB that does not compress below the 8000-byte
 NOTIFY limit, so it waits in the payload table.
 
+Then the real thing: two `sprechzimmer serve` processes on one fresh
+PostgreSQL database (benchmarks.signaling_sockets). The practitioner's client
+(the websockets library, no browser) holds its signaling socket on the first
+server, the patient's on the second; once the patient is admitted, the
+practitioner's client sends an ICE candidate, the patient's client answers
+with one as soon as it gets it, and the round trip ends when the answer is
+back at the practitioner's client. The baseline is the same round trip, in
+the same run, with both clients on the first server; the two rooms take
+turns, one round trip at a time. The server allows a socket 50 messages a
+second, so a turn starts at most every 25 ms; the pause is not measured.
+
     .venv/bin/python -m benchmarks.signaling_round_trip [--round-trips 500]
+        [--server-round-trips 300]
 """
 
 import argparse
@@ -32,6 +44,11 @@ from starlette.websockets import WebSocket, WebSocketState
 from adapters.web.postgres_room_bus import PostgresRoomBus
 from adapters.web.rooms import Participant, RoomHub
 from benchmarks.common import print_table, summary
+from benchmarks.signaling_sockets import (
+    ONE_PROCESS,
+    TWO_PROCESSES,
+    measure_between_servers,
+)
 from domain.video_session import Role
 from tests.support.production import fresh_database
 
@@ -205,11 +222,43 @@ def report(results: dict[str, dict[str, list[float]]], count: int) -> None:
             )
 
 
+def report_servers(seconds: dict[str, list[float]]) -> None:
+    print_table(
+        "Signaling round trips between two clients through `sprechzimmer serve`"
+        f" ({len(seconds[TWO_PROCESSES])} each, after {WARMUP} warm-up,"
+        " candidates)",
+        ["practitioner's and patient's sockets on", "trips", "p50 ms", "p99 ms"],
+        [
+            [
+                side,
+                str(len(trips)),
+                f"{percentile(trips, 0.5) * 1000:.3f}",
+                f"{percentile(trips, 0.99) * 1000:.3f}",
+            ]
+            for side, trips in seconds.items()
+        ],
+    )
+    for share, label in ((0.5, "p50"), (0.99, "p99")):
+        product = percentile(seconds[TWO_PROCESSES], share) * 1000
+        baseline = percentile(seconds[ONE_PROCESS], share) * 1000
+        summary(
+            f"signaling RTT {label} ms (two processes)",
+            f"{product:.2f}",
+            f"{baseline:.2f}",
+            f"{product / baseline:.1f}x",
+            "figure only (two serve processes vs one)",
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Signaling round trips.")
     parser.add_argument("--round-trips", type=int, default=500)
+    parser.add_argument("--server-round-trips", type=int, default=300)
     arguments = parser.parse_args()
     report(asyncio.run(measure(arguments.round_trips)), arguments.round_trips)
+    report_servers(
+        measure_between_servers(CANDIDATE, arguments.server_round_trips, WARMUP)
+    )
 
 
 if __name__ == "__main__":
