@@ -22,8 +22,9 @@ echo "Load from other processes on this machine skews the figures; compare ratio
 
 # Production mode runs against the machine's PostgreSQL on 127.0.0.1:5432.
 for benchmark in join_page_load lifecycle_events "lifecycle_events --postgres \
-  --lifecycles 200" projection_lag signaling_round_trip memory outbox_dispatch \
-  audit_verify retention_sweep tech_check_loopback tech_check_throughput; do
+  --lifecycles 200" projection_lag "signaling_round_trip --round-trips 200" memory \
+  outbox_dispatch audit_verify retention_sweep tech_check_loopback \
+  tech_check_throughput; do
   echo
   echo "== benchmarks.$benchmark"
   # shellcheck disable=SC2086 # the name carries its arguments
