@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import math
 from array import array
-from collections import Counter, defaultdict
+from collections import Counter
 from fractions import Fraction
 
 from aiortc import (
