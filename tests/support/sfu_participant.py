@@ -11,11 +11,14 @@ import contextlib
 import math
 from array import array
 from collections import Counter
+from collections.abc import AsyncIterator
 from fractions import Fraction
+from typing import Any
 
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
+    RTCDtlsTransport,
     RTCPeerConnection,
     RTCSessionDescription,
 )
@@ -23,8 +26,8 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from av import AudioFrame
 
-from adapters.media.sfu import Layout
-from adapters.media.test_peer import SyntheticCamera
+from adapters.media.sfu import Layout, SfuPool, SfuSettings
+from adapters.media.test_peer import SyntheticCamera, loopback_candidates_only
 
 SAMPLE_RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms
@@ -161,3 +164,31 @@ class SfuTestParticipant:
                         self.audible[mid] += 1
                 async with self._changed:
                     self._changed.notify_all()
+
+
+@contextlib.asynccontextmanager
+async def sfu_on_loopback(**settings: Any) -> AsyncIterator[SfuPool]:
+    """An SFU pool whose workers, like this process, use loopback only."""
+    with loopback_candidates_only():
+        async with SfuPool(SfuSettings(loopback_only=True, **settings)) as sfu:
+            yield sfu
+
+
+async def join(
+    sfu: SfuPool, room_id: str, participants: list[SfuTestParticipant]
+) -> Layout:
+    """Joins them one after the other; returns the room's layout after all."""
+    for participant in participants:
+        joined = await sfu.join(
+            room_id, participant.participant_id, await participant.offer()
+        )
+        await participant.accept(joined.answer_sdp, joined.layout)
+    layout = await sfu.layout(room_id)
+    for participant in participants:
+        participant.follow(layout)
+    return layout
+
+
+def transport_of(participant: SfuTestParticipant) -> RTCDtlsTransport:
+    """The participant's one (bundled) DTLS transport, once it has offered."""
+    return participant.pc.getTransceivers()[0].sender.transport

@@ -115,7 +115,7 @@ async def slot_for(track, traffic: Traffic, transport=None, ssrc=SLOT_SSRC):
         codecs=[vp8(100), rtx(101, 100)], headerExtensions=EXTENSIONS, muxId="4"
     )
     slot.bind(track)  # as when a participant joins: bound, then connected
-    await slot.start(transport, parameters)  # type: ignore[arg-type]
+    await slot.start(transport, parameters)
     return slot, transport
 
 
