@@ -27,7 +27,7 @@ from tests.support.sfu_participant import (
 ROOM = "gruppe-mittwoch"
 
 
-def payload_types(session_sdp: str, kind: str) -> tuple[int, int | None]:
+def payload_types(session_sdp: str, kind: str) -> tuple[int | None, int | None]:
     """The primary and RTX payload type of the first m-line of this kind."""
     media = next(
         m for m in sdp.SessionDescription.parse(session_sdp).media if m.kind == kind
@@ -41,7 +41,7 @@ class Scrambler:
     """Makes the publisher's payloads look end-to-end encrypted: only the VP8
     payload descriptor and the first byte of the frame stay in the clear."""
 
-    def __init__(self, participant: SfuTestParticipant, video_type: int) -> None:
+    def __init__(self, participant: SfuTestParticipant, video_type: int | None) -> None:
         self.sent: list[bytes] = []
         transport = transport_of(participant)
         send = transport._send_rtp
