@@ -119,3 +119,14 @@ def test_a_weak_subscriber_lowers_the_target_but_not_below_the_floor():
     assert budget.with_estimates(800_000, [600_000, 2_000_000]) == 600_000
     assert budget.with_estimates(800_000, [20_000]) == budget.min_video_bps
     assert budget.with_estimates(800_000, []) == 800_000
+
+
+def test_a_long_stream_keeps_flowing_and_answering_past_many_wraps():
+    numbering = StreamNumbering(90000)
+    numbering.start(sequence=100, timestamp=0, now=0.0)
+    for n in range(200_000):
+        out, _ = numbering.rewrite((100 + n) % 65536, n * 30, now=n / 200)
+    assert numbering.publisher_sequence(out) == (100 + 199_999) % 65536
+    assert numbering.publisher_sequence((out - 300) % 65536) == (100 + 199_699) % 65536
+    late, _ = numbering.rewrite((100 + 199_990) % 65536, 0, now=1000.0)
+    assert late == (out - 9) % 65536

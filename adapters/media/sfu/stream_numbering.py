@@ -27,7 +27,8 @@ class StreamNumbering:
         self._last_sent_at: float | None = None
         self._sequence_offset = 0
         self._timestamp_offset = 0
-        self._first_sequence = 0
+        #: How far the stream has advanced since the binding started.
+        self._span = 0
         self.bound = False
 
     def rebind(self) -> None:
@@ -42,7 +43,7 @@ class StreamNumbering:
         first_timestamp = uint32_add(self._last_timestamp, ticks)
         self._sequence_offset = (first_sequence - sequence) % SEQUENCE_MODULO
         self._timestamp_offset = (first_timestamp - timestamp) % TIMESTAMP_MODULO
-        self._first_sequence = first_sequence
+        self._span = -1
         self.bound = True
 
     def rewrite(self, sequence: int, timestamp: int, now: float) -> tuple[int, int]:
@@ -51,10 +52,12 @@ class StreamNumbering:
         if not self.bound:
             raise ValueError("not started")
         out_sequence = (sequence + self._sequence_offset) % SEQUENCE_MODULO
-        if uint16_gt(self._first_sequence, out_sequence):
-            raise ValueError("older than the start of the stream")
         out_timestamp = (timestamp + self._timestamp_offset) % TIMESTAMP_MODULO
-        if uint16_gt(out_sequence, self._last_sequence):
+        if not uint16_gt(out_sequence, self._last_sequence):
+            if not self._within_span(out_sequence):
+                raise ValueError("older than the start of the stream")
+        else:
+            self._span += (out_sequence - self._last_sequence) % SEQUENCE_MODULO
             self._last_sequence = out_sequence
             self._last_timestamp = out_timestamp
             self._last_sent_at = now
@@ -63,13 +66,17 @@ class StreamNumbering:
     def publisher_sequence(self, out_sequence: int) -> int | None:
         """The publisher's sequence number behind one the subscriber asks for
         again, or None if this binding never sent it."""
-        if not self.bound:
+        if not self.bound or uint16_gt(out_sequence, self._last_sequence):
             return None
-        if uint16_gt(self._first_sequence, out_sequence) or uint16_gt(
-            out_sequence, self._last_sequence
-        ):
+        if not self._within_span(out_sequence):
             return None
         return (out_sequence - self._sequence_offset) % SEQUENCE_MODULO
+
+    def _within_span(self, out_sequence: int) -> bool:
+        """Whether a number not newer than the last one sent belongs to this
+        binding (is not from before its start)."""
+        behind = (self._last_sequence - out_sequence) % SEQUENCE_MODULO
+        return behind <= min(self._span, SEQUENCE_MODULO // 2 - 1)
 
     def subscriber_timestamp(self, timestamp: int) -> int:
         """A publisher's RTP timestamp in the subscriber's stream (for SRs)."""
