@@ -13,6 +13,18 @@
 Each room lives in one worker process, chosen as the one with the fewest
 rooms; several rooms use several cores, and a busy room slows only the rooms
 of its own worker.
+
+Known limits, for whoever builds on this:
+- The browser offers its slots up front (recvonly m-lines, at most capacity-1
+  per kind); when others come and go the SFU points a slot at another
+  publisher, and the web layer tells the browser from ``layout`` which mid
+  shows whom. There is no renegotiation.
+- All of a participant's slots share one MediaStream ID in the answer, so a
+  browser cannot pair one publisher's audio and video for lip sync by stream;
+  sender reports carry the publisher's own clock for that.
+- No simulcast and no transport-wide congestion control: quality adapts
+  through each publisher's bitrate target (see bandwidth) and REMB.
+- VP8 picture IDs are passed on unchanged, also when a slot changes publisher.
 """
 
 import asyncio
