@@ -55,7 +55,7 @@ class Settings:
     # Production mode: PostgreSQL for the event store and keys, Redis for jobs
     # (Redis alone: workers beside the web process, sharing the data folder).
     database_url: str | None = field(default=None, repr=False)
-    database_pool_size: int = 5
+    database_pool_size: int = 2
     redis_url: str | None = field(default=None, repr=False)
     job_queue: str = "sprechzimmer:jobs"
     job_timeout_seconds: int = 60
@@ -173,7 +173,7 @@ def _production_settings(get: Callable[[str], str]) -> dict[str, Any]:
         "node_name": node_name,
         "database_url": database_url or None,
         "database_pool_size": _whole_number(
-            "DATABASE_POOL_SIZE", get("DATABASE_POOL_SIZE"), 5
+            "DATABASE_POOL_SIZE", get("DATABASE_POOL_SIZE"), 2
         ),
         "redis_url": redis_url or None,
         "job_queue": queue,

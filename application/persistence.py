@@ -52,9 +52,10 @@ def postgres_environment(database_url: str, pool_size: int) -> dict[str, str]:
         "POSTGRES_PORT": str(parts.port or 5432),
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        # Kept open per application; more are opened under load and closed
+        # again when idle. A live subscription holds one of them.
         "POSTGRES_POOL_SIZE": str(pool_size),
-        # Subscriptions hold a connection each; requests must still get one.
-        "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
+        "POSTGRES_MAX_OVERFLOW": str(max(8, pool_size * 2)),
         "POSTGRES_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT_SECONDS),
         # A connection broken by a database restart is noticed and replaced.
         "POSTGRES_PRE_PING": "y",
