@@ -152,7 +152,19 @@ def _production_settings(get: Callable[[str], str]) -> dict[str, Any]:
             "SPRECHZIMMER_DATABASE_URL must look like "
             "postgresql://user:password@host:5432/sprechzimmer"
         )
+    if database_url and not _has_valid_port(database_url):
+        raise ConfigurationError(
+            "SPRECHZIMMER_DATABASE_URL has a port that is not a number from 1 to 65535"
+        )
     redis_url = get("REDIS_URL")
+    if redis_url and (
+        not _has_valid_port(redis_url)
+        or not re.fullmatch(r"/?[0-9]*", urlsplit(redis_url).path)
+    ):
+        raise ConfigurationError(
+            "SPRECHZIMMER_REDIS_URL must look like redis://host:6379/0 (a port "
+            "number, and a database number after the slash)"
+        )
     if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss"):
         raise ConfigurationError(
             "SPRECHZIMMER_REDIS_URL must look like redis://host:6379/0"
@@ -344,6 +356,14 @@ def _is_turn_url(url: str) -> bool:
         return False
     port = found.group(2)
     return port is None or 0 < int(port[1:]) < 65536
+
+
+def _has_valid_port(url: str) -> bool:
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        return False
+    return port is None or 0 < port < 65536
 
 
 def _flag(raw: str, default: bool) -> bool:

@@ -8,13 +8,18 @@ first start; the data keys live in `data_keys` beside them.
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from adapters.storage.key_store import KeyStore, MasterKeyMismatch, SQLiteKeyStore
 from application.config import ConfigurationError, Settings
 
 CONNECT_TIMEOUT_SECONDS = 5
+# How long a request waits for a pooled connection. eventsourcing tries each
+# operation ten times, so a database that is away holds a request about ten
+# times this long before it gets its 503; a restart of a few seconds is ridden
+# out without an error.
+POOL_WAIT_SECONDS = 2
 
 
 class DatabaseUnreachable(ConfigurationError):
@@ -56,7 +61,7 @@ def postgres_environment(database_url: str, pool_size: int) -> dict[str, str]:
         # again when idle. A live subscription holds one of them.
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": str(max(8, pool_size * 2)),
-        "POSTGRES_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT_SECONDS),
+        "POSTGRES_CONNECT_TIMEOUT": str(POOL_WAIT_SECONDS),
         # A connection broken by a database restart is noticed and replaced.
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_LOCK_TIMEOUT": "10",
@@ -70,8 +75,9 @@ def open_key_store(settings: Settings) -> KeyStore:
             from adapters.storage.postgres_key_store import PostgresKeyStore
 
             check_database_reachable(settings)
-
-            return PostgresKeyStore(settings.database_url, settings.master_key)
+            store = PostgresKeyStore(settings.database_url, settings.master_key)
+            _check_shared_keys(store, settings)
+            return store
         return SQLiteKeyStore(settings.key_store_path, settings.master_key)
     except MasterKeyMismatch as error:
         if settings.master_key_generated:
@@ -85,6 +91,22 @@ def open_key_store(settings: Settings) -> KeyStore:
         raise ConfigurationError(
             f"SPRECHZIMMER_MASTER_KEY: {error}; refusing to start"
         ) from None
+
+
+def _check_shared_keys(store: Any, settings: Settings) -> None:
+    """Every process of one installation must use the same secret key (links,
+    logins) and audit signing key; a process with its own would start and
+    hand out links nobody else accepts."""
+    for setting, key in (
+        ("SECRET_KEY", settings.secret_key),
+        ("AUDIT_SIGNING_KEY", settings.audit_signing_key),
+    ):
+        if not store.agree_on(setting.lower(), key):
+            store.close()
+            raise ConfigurationError(
+                f"SPRECHZIMMER_{setting} differs from the one the other processes "
+                "on this database use; set the same value in every process"
+            )
 
 
 def check_database_reachable(settings: Settings) -> None:
@@ -123,11 +145,14 @@ def tables_created_one_at_a_time(settings: Settings) -> Iterator[None]:
 
 def is_database_error(error: Exception) -> bool:
     """Whether the error says the database is unreachable or refuses us
-    (psycopg is only imported once production mode asks for it)."""
+    (psycopg is only imported once production mode asks for it). A conflict
+    (two writers at once) is not one: the database answered."""
     import psycopg
-    from eventsourcing.persistence import PersistenceError
+    from eventsourcing.persistence import IntegrityError, PersistenceError
     from psycopg_pool import PoolTimeout
 
+    if isinstance(error, IntegrityError | psycopg.IntegrityError):
+        return False
     return isinstance(error, PersistenceError | PoolTimeout | psycopg.Error | OSError)
 
 

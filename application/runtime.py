@@ -309,12 +309,19 @@ class Runtime:
         self.consultations.recorder.max_notification_id()
         return {"status": "ok", "event_store": "reachable"}
 
-    def _check_job_queue(self) -> None:
+    def check_job_queue(self) -> None:
         # Imported here: the embedded default needs no Redis client in memory.
         from adapters.jobs.connection import check_reachable
 
         assert self.settings.redis_url is not None
         check_reachable(self.settings.redis_url)
+
+    def needed_to_serve(self) -> list[str]:
+        """The dependencies without which this process cannot do its work."""
+        needed = ["event_store", "mailroom_store", "key_store", "audit_chain"]
+        if not self.settings.redis_url:
+            needed.append("mail")  # This process sends the mail itself.
+        return needed
 
     def readiness(self) -> dict[str, str]:
         """Each dependency by name: "ok", or what is wrong with it."""
@@ -326,7 +333,7 @@ class Runtime:
             "mail": self.transport.check,
         }
         if self.settings.redis_url:
-            checks["job_queue"] = self._check_job_queue
+            checks["job_queue"] = self.check_job_queue
         report = {}
         for name, check in checks.items():
             try:

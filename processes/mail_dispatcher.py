@@ -15,6 +15,7 @@ from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from adapters.email.messages import Letter
 from adapters.email.transport import (
@@ -74,6 +75,8 @@ class MailDispatcher:
             except AggregateNotFoundError:
                 logger.warning("Mail %s is not in the mailroom", mail_id)
                 return None
+            if mail.state is DeliveryState.DELIVERED:
+                self._complete_after_lost_answer(mail, at)
             if (
                 mail.state is not DeliveryState.QUEUED
                 or mail.next_attempt_at > at
@@ -86,6 +89,15 @@ class MailDispatcher:
             finally:
                 self._transport.finish_round()
             return mail
+
+    def _complete_after_lost_answer(self, mail: OutgoingMail, at: datetime) -> None:
+        """A job run again after its worker died between recording the
+        delivery and recording the invitation as sent: finish the latter."""
+        if mail.kind is not MailKind.INVITATION:
+            return
+        appointment = self._consultations.appointment(mail.appointment_id)
+        if appointment.invitation_sent_at is None and not appointment.is_finished:
+            self._record_invitation_sent(mail.appointment_id, at)
 
     def _dispatch_due(self, at: datetime) -> int:
         self._queue_follower.pull()
@@ -127,11 +139,33 @@ class MailDispatcher:
             return self._failed(mail, str(error), permanent=False)
 
         mail.mark_delivered(self._clock())
-        self._mailroom.save(mail)
+        self._save_delivery(mail)
         if mail.kind in (MailKind.INVITATION, MailKind.INVITATION_UPDATE):
-            self._consultations.record_invitation_sent(mail.appointment_id, at)
+            self._record_invitation_sent(mail.appointment_id, at)
         logger.info("Mail %s (%s) delivered", mail.id, mail.kind)
         return True
+
+    def _save_delivery(self, mail: OutgoingMail) -> None:
+        """Records the delivery. If the database took the record but its answer
+        was lost (a restart at that instant), saving again conflicts with our
+        own record: then it is there, and that is all that was wanted."""
+        try:
+            self._mailroom.save(mail)
+        except IntegrityError:
+            stored = self._mailroom.mail(mail.id)
+            if stored.state is not DeliveryState.DELIVERED:
+                raise
+            logger.info("Mail %s: its delivery was already recorded", mail.id)
+
+    def _record_invitation_sent(self, appointment_id: UUID, at: datetime) -> None:
+        # Another process may change the appointment in the same instant.
+        for attempt in range(3):
+            try:
+                self._consultations.record_invitation_sent(appointment_id, at)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
 
     def _failed(self, mail: OutgoingMail, reason: str, permanent: bool) -> bool:
         # The time of the failure, not of the round's start: a slow server

@@ -130,5 +130,9 @@ class LogSubscriber:
         for listener in self._listeners:
             try:
                 listener()
-            except Exception:
-                logger.exception("A follower failed to catch up; trying again")
+            except Exception as error:
+                # Mostly the database being away for a moment: one line.
+                logger.warning(
+                    "A follower failed to catch up (%s); the next poll retries",
+                    type(error).__name__,
+                )

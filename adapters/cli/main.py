@@ -108,9 +108,19 @@ def _serve(arguments: argparse.Namespace) -> int:
         runtime.node_name = f"{socket.gethostname()}:{arguments.port}"
     job_queue = None
     if runtime.settings.redis_url:
+        from adapters.jobs.connection import redis_address
         from adapters.jobs.queue import JobQueue
 
         job_queue = JobQueue(runtime.settings)
+        try:
+            runtime.check_job_queue()
+        except Exception as error:
+            # Pages and calls work without Redis; mail waits for it.
+            logger.warning(
+                "Redis at %s is not reachable (%s): mail is queued once it is",
+                redis_address(runtime.settings.redis_url),
+                type(error).__name__,
+            )
     app = create_app(runtime, job_queue=job_queue)
     logger.info("Serving on http://%s:%s", arguments.host, arguments.port)
     try:

@@ -6,6 +6,7 @@ good. PostgreSQL keeps a deleted row's bytes in the table file until it is
 vacuumed, so every round of shredding ends with a VACUUM of the key table.
 """
 
+import hmac
 import os
 import threading
 from datetime import datetime
@@ -44,7 +45,8 @@ class PostgresKeyStore:
             conninfo,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, "connect_timeout": 2},
+            timeout=2,
             # A connection broken by a database restart is replaced, not used.
             check=ConnectionPool.check_connection,
             open=False,
@@ -69,6 +71,24 @@ class PostgresKeyStore:
             return
         verify_master_key(self._master, bytes(row[0]))
 
+    def agree_on(self, name: str, key: bytes) -> bool:
+        """Whether `key` is the one this installation's first process used
+        under `name` (only a fingerprint is kept); the first one stays."""
+        fingerprint = hmac.new(key, b"sprechzimmer installation key", "sha256")
+        with self._pool.connection() as connection:
+            connection.execute(
+                "INSERT INTO key_store_meta (name, value) VALUES (%s, %s) "
+                "ON CONFLICT (name) DO NOTHING",
+                (f"fingerprint:{name}", fingerprint.digest()),
+            )
+            row = connection.execute(
+                "SELECT value FROM key_store_meta WHERE name = %s",
+                (f"fingerprint:{name}",),
+            ).fetchone()
+        return row is not None and hmac.compare_digest(
+            bytes(row[0]), fingerprint.digest()
+        )
+
     def data_key(self, owner_id: UUID, create: bool = False) -> bytes | None:
         """The owner's key; a new one if `create` and none was ever made; None
         once it was shredded."""
@@ -77,18 +97,20 @@ class PostgresKeyStore:
         if cached is not None:
             return cached
         with self._pool.connection() as connection:
-            row = self._select(connection, owner_id)
-            if row is None:
-                if not create:
-                    return None
-                # Two processes may create at once; the first key stays.
-                connection.execute(
+            row = None
+            if create:
+                # Usually a new owner: one round trip makes and returns the
+                # key; if another process made one first, that one stays.
+                row = connection.execute(
                     "INSERT INTO data_keys (owner_id, wrapped) VALUES (%s, %s) "
-                    "ON CONFLICT (owner_id) DO NOTHING",
+                    "ON CONFLICT (owner_id) DO NOTHING "
+                    "RETURNING wrapped, shredded_at",
                     (owner_id, self._wrap(owner_id, AESGCM.generate_key(256))),
-                )
+                ).fetchone()
+            if row is None:
                 row = self._select(connection, owner_id)
-                assert row is not None
+            if row is None:
+                return None
         wrapped, shredded_at = row
         if shredded_at is not None or wrapped is None:
             return None

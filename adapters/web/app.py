@@ -5,8 +5,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from eventsourcing.persistence import IntegrityError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -136,11 +137,7 @@ def create_app(
                 https_only=runtime.settings.cookie_secure,
             ),
         ],
-        exception_handlers={
-            DomainError: _domain_error_page,
-            HTTPException: _http_error_page,
-            Exception: _unexpected_error_page,
-        },
+        exception_handlers=_exception_handlers(runtime.settings.production),
         lifespan=lifespan,
     )
     app.state.context = context
@@ -176,18 +173,61 @@ async def _http_error_page(request: Request, error: Exception) -> Response:
     )
 
 
+async def _conflict_page(request: Request, error: Exception) -> Response:
+    logger.info("Conflicting writes: %s", type(error).__name__)
+    return page(
+        request,
+        "message.html",
+        409,
+        title=HTTP_TITLES[409],
+        message="Das wurde gerade gleichzeitig an anderer Stelle geändert. Bitte "
+        "laden Sie die Seite neu und prüfen Sie den aktuellen Stand.",
+    )
+
+
+async def _database_unavailable_page(request: Request, error: Exception) -> Response:
+    if not is_database_error(error):
+        return await _unexpected_error_page(request, error)
+    logger.warning("Database unavailable: %s: %s", type(error).__name__, error)
+    return _database_unavailable(request)
+
+
+def _database_unavailable(request: Request) -> Response:
+    return page(
+        request,
+        "message.html",
+        503,
+        title="Kurz nicht erreichbar",
+        message="Der Dienst ist gerade für einen Moment nicht erreichbar. Bitte "
+        "versuchen Sie es in ein paar Sekunden noch einmal.",
+    )
+
+
+def _exception_handlers(production: bool) -> dict[Any, Any]:
+    """Handlers by exception class. Those for the database's errors are only
+    registered in production mode (they import psycopg): answered there, an
+    outage is one warning line, not a trace per request."""
+    handlers: dict[Any, Any] = {
+        DomainError: _domain_error_page,
+        HTTPException: _http_error_page,
+        IntegrityError: _conflict_page,
+    }
+    if production:
+        import psycopg
+        from eventsourcing.persistence import PersistenceError
+        from psycopg_pool import PoolTimeout
+
+        for error_class in (PersistenceError, psycopg.Error, PoolTimeout):
+            handlers[error_class] = _database_unavailable_page
+    handlers[Exception] = _unexpected_error_page
+    return handlers
+
+
 async def _unexpected_error_page(request: Request, error: Exception) -> Response:
     if is_database_error(error):
         # Production mode while PostgreSQL restarts: a moment, not a failure.
         logger.warning("Database unavailable: %s: %s", type(error).__name__, error)
-        return page(
-            request,
-            "message.html",
-            503,
-            title="Kurz nicht erreichbar",
-            message="Der Dienst ist gerade für einen Moment nicht erreichbar. Bitte "
-            "versuchen Sie es in ein paar Sekunden noch einmal.",
-        )
+        return _database_unavailable(request)
     logger.exception("Unexpected error while answering a request")
     return page(
         request,

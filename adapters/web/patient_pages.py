@@ -185,8 +185,8 @@ async def health(request: Request) -> Response:
     context = web_context(request)
     try:
         report = await context.query(context.runtime.health)
-    except Exception:
-        logger.exception("Event store not reachable")
+    except Exception as error:
+        logger.warning("Event store not reachable: %s", type(error).__name__)
         return JSONResponse(
             {"status": "unavailable", "event_store": "unreachable"}, 503
         )
@@ -206,8 +206,12 @@ async def imprint(request: Request) -> Response:
 
 async def readiness(request: Request) -> Response:
     """Whether this process can serve: each dependency with its state."""
-    report = await web_context(request).query(web_context(request).runtime.readiness)
-    ready = all(state == "ok" for state in report.values())
+    runtime = web_context(request).runtime
+    report = await web_context(request).query(runtime.readiness)
+    # What this process itself needs to serve; the rest is reported only
+    # (with workers, mail and the job queue are theirs, and pages work
+    # without them).
+    ready = all(report[name] == "ok" for name in runtime.needed_to_serve())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", **report}, 200 if ready else 503
     )

@@ -139,3 +139,38 @@ def test_a_database_that_cannot_be_reached_at_start_is_named_with_its_cause(
         assert "SPRECHZIMMER_DATABASE_URL" in result.stderr
         assert cause in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_process_with_keys_of_its_own_is_refused(
+    tmp_path: Path, database: OwnPostgres
+) -> None:
+    shared = shared_configuration(database.url, "unused")
+    first = RunningServer(tmp_path / "first", **shared).start()
+    try:
+        for setting in ("SECRET_KEY", "AUDIT_SIGNING_KEY"):
+            other = {**shared, f"SPRECHZIMMER_{setting}": random_key()}
+            for command in (["serve", "--port", str(free_port())], ["worker"]):
+                result = sprechzimmer(tmp_path / "second", *command, env=other)
+                assert result.returncode == 2, result.stdout + result.stderr
+                assert f"SPRECHZIMMER_{setting} differs" in result.stderr
+                assert "Traceback" not in result.stderr
+    finally:
+        first.stop()
+
+
+def test_a_web_process_with_workers_is_ready_without_the_mail_server(
+    tmp_path: Path, database: OwnPostgres, job_queue: str
+) -> None:
+    shared = shared_configuration(database.url, job_queue)
+    nobody_listens = f"smtp://127.0.0.1:{free_port()}"
+    server = RunningServer(tmp_path / "web", smtp_url=nobody_listens, **shared)
+    server.start()
+    try:
+        ready = httpx.get(server.base_url + "/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text
+        report = ready.json()
+        assert report["mail"].startswith("unavailable")
+        assert report["job_queue"] == "ok"
+        assert report["event_store"] == "ok"
+    finally:
+        server.stop()
