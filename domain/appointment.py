@@ -20,14 +20,19 @@ from domain.errors import (
     NoShowTooEarly,
     PatientNotWaiting,
     PersonalDataGone,
-    RemovedFromCall,
     StartInThePast,
     TooManyPatients,
     UnknownPatient,
 )
 from domain.join_window import JoinWindow
 from domain.local_time import in_practice_time
-from domain.patient_seat import FIRST_PATIENT, MAX_PATIENTS, PatientSeat, seat_id
+from domain.patient_seat import (
+    FIRST_PATIENT,
+    MAX_PATIENTS,
+    PatientSeat,
+    check_seat_may_enter,
+    seat_id,
+)
 from domain.personal_data import HasPersonalData
 from domain.retention import appointment_ended_at, shredding_deadline
 
@@ -100,20 +105,6 @@ def check_patient_may_enter(
         raise JoinWindowClosed(
             "Der Termin ist vorbei, der Link ist nicht mehr gültig. Bitte "
             "wenden Sie sich an Ihre Praxis."
-        )
-
-
-def check_seat_may_enter(seat: PatientSeat) -> None:
-    """The rule for one patient's link of a group appointment."""
-    if seat.is_cancelled:
-        raise AppointmentWasCancelled(
-            "Sie haben Ihre Teilnahme an diesem Termin abgesagt. Bitte wenden Sie "
-            "sich an Ihre Praxis, wenn Sie doch teilnehmen möchten."
-        )
-    if seat.is_removed:
-        raise RemovedFromCall(
-            "Ihre Behandlerin oder Ihr Behandler hat Sie aus dieser "
-            "Gruppensprechstunde entfernt. Sie können ihr nicht wieder beitreten."
         )
 
 

@@ -10,6 +10,8 @@ shredding the appointment's key shreds every seat.
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.errors import AppointmentWasCancelled, RemovedFromCall
+
 FIRST_PATIENT = "p1"
 MAX_PATIENTS = 8
 
@@ -45,3 +47,17 @@ class PatientSeat:
     @property
     def takes_part(self) -> bool:
         return not self.is_cancelled and not self.is_removed
+
+
+def check_seat_may_enter(seat: PatientSeat) -> None:
+    """The rule for one patient's link of a group appointment."""
+    if seat.is_cancelled:
+        raise AppointmentWasCancelled(
+            "Sie haben Ihre Teilnahme an diesem Termin abgesagt. Bitte wenden Sie "
+            "sich an Ihre Praxis, wenn Sie doch teilnehmen möchten."
+        )
+    if seat.is_removed:
+        raise RemovedFromCall(
+            "Ihre Behandlerin oder Ihr Behandler hat Sie aus dieser "
+            "Gruppensprechstunde entfernt. Sie können ihr nicht wieder beitreten."
+        )

@@ -1,5 +1,6 @@
 """A group appointment: up to eight patients, each with a place of their own."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -45,7 +46,7 @@ def group(size: int) -> Appointment:
     return appointment
 
 
-def replayed(appointment: Appointment, events: list | None = None) -> Appointment:
+def replayed(appointment: Appointment, events: Sequence | None = None) -> Appointment:
     copy = None
     for domain_event in events or appointment.collect_events():
         copy = domain_event.mutate(copy)
