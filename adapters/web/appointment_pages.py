@@ -54,6 +54,9 @@ async def render_appointment(
         reschedule_day=local_start.date().isoformat(),
         reschedule_clock=f"{local_start:%H:%M}",
         durations=DURATION_CHOICES,
+        patient_names={
+            seat.patient_id: seat.name for seat in appointment.patients.values()
+        },
     )
 
 

@@ -39,7 +39,7 @@ def parse_signal(raw: str | bytes) -> dict[str, Any]:
 
 
 def _only(message: dict[str, Any], *allowed: str) -> None:
-    extra = set(message) - {"type", "to", *allowed}
+    extra = set(message) - {"type", *allowed}
     if extra:
         raise BadSignal("Nachricht enthält unerlaubte Felder.")
     receiver = message.get("to")
@@ -57,14 +57,14 @@ def _text(value: Any, limit: int, nullable: bool = False) -> None:
 
 
 def _description(message: dict[str, Any]) -> None:
-    _only(message, "sdp")
+    _only(message, "sdp", "to")
     _text(message.get("sdp"), MAX_SDP_LENGTH)
     if not message["sdp"].startswith("v=0"):
         raise BadSignal("Sitzungsbeschreibung ist ungültig.")
 
 
 def _candidate(message: dict[str, Any]) -> None:
-    _only(message, "candidate")
+    _only(message, "candidate", "to")
     candidate = message.get("candidate")
     if candidate is None:
         return
@@ -83,7 +83,7 @@ def _candidate(message: dict[str, Any]) -> None:
 
 
 def _media_state(message: dict[str, Any]) -> None:
-    _only(message, "audio", "video")
+    _only(message, "audio", "video", "to")
     if not isinstance(message.get("audio"), bool) or not isinstance(
         message.get("video"), bool
     ):
@@ -95,7 +95,7 @@ def _bare(message: dict[str, Any]) -> None:
 
 
 def _mute(message: dict[str, Any]) -> None:
-    _only(message)
+    _only(message, "to")
     if "to" not in message:
         raise BadSignal("Nachricht nennt keinen Empfänger.")
 
