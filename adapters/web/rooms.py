@@ -276,13 +276,14 @@ class RoomHub:
         if room is None or room.members.get(key) is not sender:
             return False
         outgoing = dict(message)
-        receiver_key = outgoing.pop("to", None) or room.default_receiver(key)
+        receiver_key = outgoing.pop("to", None)
         if room.group and receiver_key is None and outgoing["type"] == "media-state":
             # A member's own camera and microphone state is for everyone.
             delivered = False
             for other in room.member_keys() - {key}:
                 delivered = await self._send_to(room, key, other, outgoing) or delivered
             return delivered
+        receiver_key = receiver_key or room.default_receiver(key)
         if receiver_key is None:
             return False
         return await self._send_to(room, key, receiver_key, outgoing)
