@@ -27,6 +27,7 @@ from domain.errors import (
     UnknownPractitioner,
 )
 from domain.local_time import practice_time_to_utc
+from domain.patient_seat import FIRST_PATIENT, PatientSeat
 from domain.practice import (
     Practice,
     PracticeSettings,
@@ -56,6 +57,12 @@ class AppointmentNotFound(DomainError):
 
 
 @dataclass(frozen=True)
+class PatientContact:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
 class ScheduleRequest:
     patient_name: str
     patient_email: str
@@ -63,6 +70,8 @@ class ScheduleRequest:
     clock: time
     duration_minutes: int
     note: str
+    # More patients make it a group appointment.
+    further_patients: tuple[PatientContact, ...] = ()
 
 
 class Consultations(Leader[UUID]):
@@ -157,9 +166,7 @@ class Consultations(Leader[UUID]):
     ) -> UUID:
         self.practitioner(practitioner_id)
         nonce = new_nonce()
-        tokens = self._tokens()
-        join_hash = hash_token(tokens.mint(TokenPurpose.JOIN, nonce))
-        cancel_hash = hash_token(tokens.mint(TokenPurpose.CANCEL, nonce))
+        join_hash, cancel_hash = self._token_hashes(nonce)
         appointment = Appointment.schedule(
             practitioner_id=practitioner_id,
             patient_name=request.patient_name,
@@ -172,21 +179,48 @@ class Consultations(Leader[UUID]):
             cancel_token_hash=cancel_hash,
             at=at,
         )
-        join_index = AccessTokenIndex(
-            token_hash=join_hash,
-            appointment_id=appointment.id,
-            purpose=TokenPurpose.JOIN.value,
-        )
-        cancel_index = AccessTokenIndex(
-            token_hash=cancel_hash,
-            appointment_id=appointment.id,
-            purpose=TokenPurpose.CANCEL.value,
-        )
-        self.save(appointment, join_index, cancel_index)
+        # Every patient of a group has a nonce, and so links, of their own.
+        for contact in request.further_patients:
+            nonce = new_nonce()
+            join_hash, cancel_hash = self._token_hashes(nonce)
+            appointment.add_patient(
+                name=contact.name,
+                email=contact.email,
+                token_nonce=nonce,
+                join_token_hash=join_hash,
+                cancel_token_hash=cancel_hash,
+                at=at,
+            )
+        indexes = [
+            AccessTokenIndex(
+                token_hash=token_hash,
+                appointment_id=appointment.id,
+                purpose=purpose.value,
+            )
+            for seat in appointment.patients.values()
+            for token_hash, purpose in (
+                (seat.join_token_hash, TokenPurpose.JOIN),
+                (seat.cancel_token_hash, TokenPurpose.CANCEL),
+            )
+        ]
+        self.save(appointment, *indexes)
         return appointment.id
 
-    def link_token(self, appointment: Appointment, purpose: TokenPurpose) -> str:
-        return self._tokens().mint(purpose, appointment.token_nonce)
+    def _token_hashes(self, nonce: str) -> tuple[str, str]:
+        tokens = self._tokens()
+        return (
+            hash_token(tokens.mint(TokenPurpose.JOIN, nonce)),
+            hash_token(tokens.mint(TokenPurpose.CANCEL, nonce)),
+        )
+
+    def link_token(
+        self,
+        appointment: Appointment,
+        purpose: TokenPurpose,
+        patient_id: str = FIRST_PATIENT,
+    ) -> str:
+        nonce = appointment.patient(patient_id).token_nonce
+        return self._tokens().mint(purpose, nonce)
 
     def appointment(self, appointment_id: UUID) -> Appointment:
         appointment: Appointment = self.repository.get(appointment_id)
@@ -203,6 +237,12 @@ class Consultations(Leader[UUID]):
         return appointment
 
     def appointment_by_token(self, token: str, purpose: TokenPurpose) -> Appointment:
+        return self.seat_by_token(token, purpose)[0]
+
+    def seat_by_token(
+        self, token: str, purpose: TokenPurpose
+    ) -> tuple[Appointment, PatientSeat]:
+        """The appointment a patient's link leads to, and whose link it is."""
         if not is_well_formed(token):
             raise UnknownLink()
         token_hash = hash_token(token)
@@ -211,22 +251,24 @@ class Consultations(Leader[UUID]):
         if not isinstance(index, AccessTokenIndex) or index.purpose != purpose.value:
             raise UnknownLink()
         appointment = self.appointment(index.appointment_id)
-        current = (
-            appointment.join_token_hash
-            if purpose is TokenPurpose.JOIN
-            else appointment.cancel_token_hash
+        seat = appointment.seat_with_token_hash(
+            token_hash, join=purpose is TokenPurpose.JOIN
         )
-        if current != token_hash:
+        if seat is None:
             raise UnknownLink()
-        return appointment
+        return appointment, seat
 
     # Cancelling, rescheduling, inviting again
 
     @_on_conflict
-    def cancel_by_patient(self, appointment_id: UUID, at: datetime) -> Appointment:
+    def cancel_by_patient(
+        self, appointment_id: UUID, at: datetime, patient_id: str = FIRST_PATIENT
+    ) -> Appointment:
         appointment = self.appointment(appointment_id)
         deadline = self.practice().cancellation_deadline_hours
-        appointment.cancel_by_patient(deadline_hours=deadline, at=at)
+        appointment.cancel_by_patient(
+            deadline_hours=deadline, at=at, patient_id=patient_id
+        )
         self.save(appointment)
         return appointment
 
@@ -297,26 +339,32 @@ class Consultations(Leader[UUID]):
         name_confirmed: bool,
         terms_accepted: bool,
         at: datetime,
+        patient_id: str = FIRST_PATIENT,
     ) -> None:
         appointment = self.appointment(appointment_id)
-        if appointment.consent_given_at is not None:
+        if appointment.patient(patient_id).consent_given_at is not None:
             return
         appointment.give_consent(
             terms_version=terms_version,
             name_confirmed=name_confirmed,
             terms_accepted=terms_accepted,
             at=at,
+            patient_id=patient_id,
         )
         self.save(appointment)
 
     @_on_conflict
     def patient_enters_room(
-        self, appointment_id: UUID, connection_id: str, at: datetime
+        self,
+        appointment_id: UUID,
+        connection_id: str,
+        at: datetime,
+        patient_id: str = FIRST_PATIENT,
     ) -> None:
         appointment = self.appointment(appointment_id)
-        appointment.arrive_in_waiting_room(at)
+        appointment.arrive_in_waiting_room(at, patient_id)
         session = self._video_session(appointment_id, at)
-        session.join(Role.PATIENT, connection_id, at)
+        session.join(Role.PATIENT, connection_id, at, patient_id)
         self.save(appointment, session)
 
     @_on_conflict
@@ -336,28 +384,55 @@ class Consultations(Leader[UUID]):
     def participant_leaves(
         self,
         appointment_id: UUID,
-        role: Role,
+        participant: str,
         connection_id: str,
         reason: str,
         at: datetime,
     ) -> None:
+        """`participant` is "practitioner" or a patient's id."""
         session = self.video_session(appointment_id)
         if session is None:
             return
-        session.leave(role, connection_id, reason, at)
+        session.leave(participant, connection_id, reason, at)
         self.save(session)
 
     # The practitioner's decisions
 
     @_on_conflict
     def admit_patient(
-        self, practitioner_id: UUID, appointment_id: UUID, at: datetime
-    ) -> None:
+        self,
+        practitioner_id: UUID,
+        appointment_id: UUID,
+        at: datetime,
+        patient_ids: tuple[str, ...] = (FIRST_PATIENT,),
+    ) -> list[str]:
+        """Admits these patients (all or none); returns their ids."""
         appointment = self.practitioners_appointment(practitioner_id, appointment_id)
-        appointment.admit_patient(at)
+        for patient_id in patient_ids:
+            appointment.admit_patient(at, patient_id)
         session = self._video_session(appointment_id, at)
         session.start_call(at)
         self.save(appointment, session)
+        return list(patient_ids)
+
+    def waiting_patients(self, appointment: Appointment) -> tuple[str, ...]:
+        """Who of a group is in the waiting room now: connected, not yet
+        admitted, still taking part."""
+        session = self.video_session(appointment.id)
+        present = session.present if session else {}
+        return tuple(
+            seat.patient_id
+            for seat in appointment.taking_part
+            if seat.patient_id in present and seat.admitted_at is None
+        )
+
+    @_on_conflict
+    def remove_patient(
+        self, practitioner_id: UUID, appointment_id: UUID, patient_id: str, at: datetime
+    ) -> None:
+        appointment = self.practitioners_appointment(practitioner_id, appointment_id)
+        appointment.remove_patient(patient_id, at)
+        self.save(appointment)
 
     @_on_conflict
     def end_appointment(

@@ -36,7 +36,7 @@ from application.tokens import LinkTokens
 from domain.access_token import TokenPurpose
 from domain.appointment import Appointment
 from domain.outgoing_mail import OutgoingMail
-from domain.video_session import Role
+from domain.patient_seat import FIRST_PATIENT
 from processes.mail_dispatcher import MailDispatcher
 from processes.mailroom import Mailroom
 from processes.reminders import ReminderSweep
@@ -264,16 +264,16 @@ class Runtime:
         now = self.clock()
         own = f"{self.node_name}/"
         for entry in self.calendar.with_someone_present():
-            for role in list(entry.present):
+            for participant in list(entry.present):
                 session = self.consultations.video_session(entry.appointment_id)
-                connection_id = session.present.get(role) if session else None
+                connection_id = session.present.get(participant) if session else None
                 if not connection_id:
                     continue
                 if self.settings.production and not connection_id.startswith(own):
                     continue
                 self.consultations.participant_leaves(
                     entry.appointment_id,
-                    Role(role),
+                    participant,
                     connection_id,
                     "server restarted",
                     now,
@@ -288,8 +288,13 @@ class Runtime:
     ) -> Letter:
         practice = self.consultations.practice()
         practitioner = self.consultations.practitioner(appointment.practitioner_id)
-        join_token = self.consultations.link_token(appointment, TokenPurpose.JOIN)
-        cancel_token = self.consultations.link_token(appointment, TokenPurpose.CANCEL)
+        patient_id = mail.patient_id or FIRST_PATIENT
+        join_token = self.consultations.link_token(
+            appointment, TokenPurpose.JOIN, patient_id
+        )
+        cancel_token = self.consultations.link_token(
+            appointment, TokenPurpose.CANCEL, patient_id
+        )
         context = MailContext(
             practice=practice.settings,
             practitioner_name=practitioner.name,
@@ -303,7 +308,7 @@ class Runtime:
             ),
             message_id=mail.message_id,
         )
-        return compose_mail(mail.kind, appointment, context, at)
+        return compose_mail(mail.kind, appointment, context, at, patient_id)
 
     def health(self) -> dict[str, Any]:
         self.consultations.recorder.max_notification_id()

@@ -85,3 +85,19 @@ class PersonalDataGone(DomainError):
     """The appointment's personal data was shredded; it can only be looked at."""
 
     status_code = 410
+
+
+class TooManyPatients(DomainError):
+    """A group appointment has room for eight patients at most."""
+
+
+class UnknownPatient(DomainError):
+    """No patient of this appointment has that id."""
+
+    status_code = 404
+
+
+class RemovedFromCall(DomainError):
+    """The practitioner removed this patient from the group call for good."""
+
+    status_code = 403

@@ -1,6 +1,7 @@
 """An e-mail the practice has decided to send, recorded before any attempt.
 
-Its identity follows from what it is about, so deciding the same mail twice
+Its identity follows from what it is about (and for a group appointment,
+which patient it is for), so deciding the same mail twice
 finds the mail already decided; its Message-ID follows from its identity, so a
 retry is recognisable as the same mail.
 """
@@ -40,11 +41,14 @@ class DeliveryState(StrEnum):
 
 
 class OutgoingMail(Aggregate):
+    # `patient_id` names a patient of a group appointment; empty for a 1:1
+    # appointment's patient (and a group's first patient's invitation).
     class Queued(Aggregate.Created):
         kind: str
         appointment_id: UUID
         occasion: str
         at: datetime
+        patient_id: str = ""
 
     class Delivered(Aggregate.Event):
         at: datetime
@@ -60,16 +64,25 @@ class OutgoingMail(Aggregate):
         at: datetime
 
     @staticmethod
-    def create_id(kind: str, appointment_id: UUID, occasion: str) -> UUID:
-        return derived_id("mail", f"{kind}:{appointment_id}:{occasion}")
+    def create_id(
+        kind: str, appointment_id: UUID, occasion: str, patient_id: str = ""
+    ) -> UUID:
+        about = f"{kind}:{appointment_id}:{occasion}"
+        return derived_id("mail", f"{about}:{patient_id}" if patient_id else about)
 
     @event(Queued)
     def __init__(
-        self, kind: str, appointment_id: UUID, occasion: str, at: datetime
+        self,
+        kind: str,
+        appointment_id: UUID,
+        occasion: str,
+        at: datetime,
+        patient_id: str = "",
     ) -> None:
         self.kind = MailKind(kind)
         self.appointment_id = appointment_id
         self.occasion = occasion
+        self.patient_id = patient_id
         self.queued_at = at
         self.state = DeliveryState.QUEUED
         self.attempts = 0

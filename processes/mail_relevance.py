@@ -4,6 +4,7 @@ from datetime import datetime
 
 from domain.appointment import Appointment
 from domain.outgoing_mail import MailKind, OutgoingMail
+from domain.patient_seat import FIRST_PATIENT
 
 ABOUT_THE_CANCELLATION = {
     MailKind.CANCELLATION_CONFIRMATION,
@@ -21,6 +22,11 @@ def reason_to_skip(
         return None
     if appointment.cancelled_at is not None:
         return "Termin wurde abgesagt"
+    seat = appointment.patients.get(mail.patient_id or FIRST_PATIENT)
+    if seat is None or seat.is_cancelled:
+        return "Patient/in hat abgesagt"
+    if seat.is_removed:
+        return "Patient/in wurde aus dem Termin entfernt"
     if appointment.is_finished:
         return "Termin ist beendet"
     if (

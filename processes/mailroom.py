@@ -24,9 +24,11 @@ class Mailroom(ProcessApplication[UUID]):
     # Only these events can lead to a mail; the others are not even read.
     topics = (
         get_topic(Appointment.Scheduled),
+        get_topic(Appointment.PatientAdded),
         get_topic(Appointment.Rescheduled),
         get_topic(Appointment.InvitationResent),
         get_topic(Appointment.Cancelled),
+        get_topic(Appointment.PatientCancelled),
     )
 
     @singledispatchmethod
@@ -45,9 +47,23 @@ class Mailroom(ProcessApplication[UUID]):
             processing_event,
             MailKind.INVITATION,
             domain_event.originator_id,
-            # The nonce itself would help rebuild links: only a digest of it.
-            occasion=hashlib.sha256(domain_event.token_nonce.encode()).hexdigest()[:24],
+            occasion=_digest(domain_event.token_nonce),
             at=domain_event.scheduled_at,
+        )
+
+    @policy.register
+    def _(
+        self,
+        domain_event: Appointment.PatientAdded,
+        processing_event: ProcessingEvent[UUID],
+    ) -> None:
+        self._decide(
+            processing_event,
+            MailKind.INVITATION,
+            domain_event.originator_id,
+            occasion=_digest(domain_event.token_nonce),
+            at=domain_event.at,
+            patient_id=domain_event.patient_id,
         )
 
     @policy.register
@@ -56,13 +72,15 @@ class Mailroom(ProcessApplication[UUID]):
         domain_event: Appointment.Rescheduled,
         processing_event: ProcessingEvent[UUID],
     ) -> None:
-        self._decide(
-            processing_event,
-            MailKind.INVITATION_UPDATE,
-            domain_event.originator_id,
-            occasion=f"sequence:{domain_event.sequence}",
-            at=domain_event.at,
-        )
+        for patient_id in _told(domain_event):
+            self._decide(
+                processing_event,
+                MailKind.INVITATION_UPDATE,
+                domain_event.originator_id,
+                occasion=f"sequence:{domain_event.sequence}",
+                at=domain_event.at,
+                patient_id=patient_id,
+            )
 
     @policy.register
     def _(
@@ -70,13 +88,15 @@ class Mailroom(ProcessApplication[UUID]):
         domain_event: Appointment.InvitationResent,
         processing_event: ProcessingEvent[UUID],
     ) -> None:
-        self._decide(
-            processing_event,
-            MailKind.INVITATION,
-            domain_event.originator_id,
-            occasion=f"resend:{domain_event.resend_number}",
-            at=domain_event.at,
-        )
+        for patient_id in _told(domain_event):
+            self._decide(
+                processing_event,
+                MailKind.INVITATION,
+                domain_event.originator_id,
+                occasion=f"resend:{domain_event.resend_number}",
+                at=domain_event.at,
+                patient_id=patient_id,
+            )
 
     @policy.register
     def _(
@@ -88,13 +108,33 @@ class Mailroom(ProcessApplication[UUID]):
             kinds = [MailKind.CANCELLATION_CONFIRMATION, MailKind.CANCELLATION_NOTICE]
         else:
             kinds = [MailKind.CANCELLED_BY_PRACTICE]
-        for kind in kinds:
+        for patient_id in _told(domain_event):
+            for kind in kinds:
+                self._decide(
+                    processing_event,
+                    kind,
+                    domain_event.originator_id,
+                    occasion="cancellation",
+                    at=domain_event.at,
+                    patient_id=patient_id,
+                )
+
+    @policy.register
+    def _(
+        self,
+        domain_event: Appointment.PatientCancelled,
+        processing_event: ProcessingEvent[UUID],
+    ) -> None:
+        # One patient of a group: the practice learns who, the patient gets a
+        # confirmation; the others are not told.
+        for kind in (MailKind.CANCELLATION_CONFIRMATION, MailKind.CANCELLATION_NOTICE):
             self._decide(
                 processing_event,
                 kind,
                 domain_event.originator_id,
                 occasion="cancellation",
                 at=domain_event.at,
+                patient_id=domain_event.patient_id,
             )
 
     def _decide(
@@ -105,19 +145,28 @@ class Mailroom(ProcessApplication[UUID]):
         *,
         occasion: str,
         at: datetime,
+        patient_id: str = "",
     ) -> None:
         mail = OutgoingMail(
-            kind=kind.value, appointment_id=appointment_id, occasion=occasion, at=at
+            kind=kind.value,
+            appointment_id=appointment_id,
+            occasion=occasion,
+            at=at,
+            patient_id=patient_id,
         )
         processing_event.collect_events(mail)
 
     def queue_reminder(
-        self, appointment_id: UUID, starts_at: datetime, at: datetime
+        self,
+        appointment_id: UUID,
+        starts_at: datetime,
+        at: datetime,
+        patient_id: str = "",
     ) -> bool:
         """Decides the reminder for this start time, once; returns whether it
         was decided now."""
         mail_id = OutgoingMail.create_id(
-            MailKind.REMINDER.value, appointment_id, starts_at.isoformat()
+            MailKind.REMINDER.value, appointment_id, starts_at.isoformat(), patient_id
         )
         if mail_id in self.repository:
             return False
@@ -127,6 +176,7 @@ class Mailroom(ProcessApplication[UUID]):
                 appointment_id=appointment_id,
                 occasion=starts_at.isoformat(),
                 at=at,
+                patient_id=patient_id,
             )
         )
         return True
@@ -134,3 +184,14 @@ class Mailroom(ProcessApplication[UUID]):
     def mail(self, mail_id: UUID) -> OutgoingMail:
         mail: OutgoingMail = self.repository.get(mail_id)
         return mail
+
+
+def _digest(nonce: str) -> str:
+    # The nonce itself would help rebuild links: only a digest of it.
+    return hashlib.sha256(nonce.encode()).hexdigest()[:24]
+
+
+def _told(domain_event: Any) -> list[str]:
+    """The patients a change goes to: a group's, each by id; a 1:1
+    appointment's one patient as always."""
+    return list(domain_event.patient_ids) or [""]

@@ -33,8 +33,16 @@ class ReminderSweep:
             return 0
         decided = 0
         for entry in self._calendar.reminders_due(timedelta(hours=lead_hours), at):
-            if self._mailroom.queue_reminder(entry.appointment_id, entry.starts_at, at):
-                decided += 1
+            patients = (
+                [seat.patient_id for seat in entry.taking_part]
+                if entry.is_group
+                else [""]
+            )
+            for patient_id in patients:
+                if self._mailroom.queue_reminder(
+                    entry.appointment_id, entry.starts_at, at, patient_id
+                ):
+                    decided += 1
         if decided:
             logger.info("%s reminders decided", decided)
         return decided

@@ -1,7 +1,8 @@
 """The practitioner's calendar and the waiting room, as one read model.
 
 Both show the same appointments: the calendar by day and week, the waiting
-room as the subset whose patient is connected and not yet admitted.
+room as the patients who are connected and not yet admitted (for a group
+appointment, each of them on their own).
 """
 
 from dataclasses import dataclass, field
@@ -16,9 +17,12 @@ from domain.appointment import (
     check_patient_may_enter,
 )
 from domain.join_window import JoinWindow
+from domain.patient_seat import FIRST_PATIENT, PatientSeat, check_seat_may_enter
 from domain.personal_data import SHREDDED
 from domain.retention import appointment_ended_at, shredding_deadline
-from domain.video_session import Role, VideoSession
+from domain.video_session import VideoSession, participant_key
+
+WAITING_STATES = (AppointmentStatus.CONSENTED, AppointmentStatus.WAITING)
 
 
 @dataclass
@@ -41,7 +45,10 @@ class CalendarEntry:
     last_scheduled_at: datetime | None = None
     finished_at: datetime | None = None
     shredded_at: datetime | None = None
+    # Participant keys: "practitioner" and patient ids.
     present: set[str] = field(default_factory=set)
+    is_group: bool = False
+    patients: dict[str, PatientSeat] = field(default_factory=dict)
 
     @property
     def join_window(self) -> JoinWindow:
@@ -72,21 +79,42 @@ class CalendarEntry:
 
     @property
     def patient_is_waiting(self) -> bool:
-        return Role.PATIENT.value in self.present and self.status in (
-            AppointmentStatus.CONSENTED,
-            AppointmentStatus.WAITING,
-        )
+        return bool(self.waiting_patients)
 
     @property
     def patient_is_present(self) -> bool:
-        return Role.PATIENT.value in self.present
+        return any(key in self.present for key in self.patients)
+
+    @property
+    def waiting_patients(self) -> list[PatientSeat]:
+        if not self.is_group:
+            first = self.patients[FIRST_PATIENT]
+            waiting = FIRST_PATIENT in self.present and self.status in WAITING_STATES
+            return [first] if waiting else []
+        if not self.is_open:
+            return []
+        return [
+            seat
+            for seat in self.patients.values()
+            if seat.takes_part
+            and seat.admitted_at is None
+            and seat.patient_id in self.present
+        ]
+
+    @property
+    def taking_part(self) -> list[PatientSeat]:
+        return [seat for seat in self.patients.values() if seat.takes_part]
+
+    def check_seat_may_enter(self, patient_id: str, at: datetime) -> None:
+        self.check_patient_may_enter(at)
+        check_seat_may_enter(self.patients[patient_id])
 
 
 class CalendarView:
     def __init__(self) -> None:
         self._entries: dict[UUID, CalendarEntry] = {}
         self._session_to_appointment: dict[UUID, UUID] = {}
-        self._by_join_token_hash: dict[str, UUID] = {}
+        self._by_join_token_hash: dict[str, tuple[UUID, str]] = {}
         # Counts every change, so views rendered from this model can tell
         # whether they are still current.
         self.changes = 0
@@ -97,8 +125,17 @@ class CalendarView:
         return self._entries.get(appointment_id)
 
     def by_join_token_hash(self, token_hash: str) -> CalendarEntry | None:
-        appointment_id = self._by_join_token_hash.get(token_hash)
-        return self._entries.get(appointment_id) if appointment_id else None
+        found = self.seat_by_join_token_hash(token_hash)
+        return found[0] if found else None
+
+    def seat_by_join_token_hash(
+        self, token_hash: str
+    ) -> tuple[CalendarEntry, PatientSeat] | None:
+        found = self._by_join_token_hash.get(token_hash)
+        if found is None:
+            return None
+        entry = self._entries.get(found[0])
+        return (entry, entry.patients[found[1]]) if entry else None
 
     def between(
         self, practitioner_id: UUID, start: datetime, end: datetime
@@ -175,10 +212,55 @@ class CalendarView:
             scheduled_at=domain_event.scheduled_at,
             join_token_hash=domain_event.join_token_hash,
             cancel_token_hash=domain_event.cancel_token_hash,
+            patients={
+                FIRST_PATIENT: PatientSeat(
+                    FIRST_PATIENT,
+                    domain_event.patient_name,
+                    "",
+                    "",
+                    domain_event.join_token_hash,
+                    domain_event.cancel_token_hash,
+                )
+            },
         )
         self._by_join_token_hash[domain_event.join_token_hash] = (
-            domain_event.originator_id
+            domain_event.originator_id,
+            FIRST_PATIENT,
         )
+
+    @_apply.register
+    def _(self, domain_event: Appointment.PatientAdded) -> None:
+        entry = self._entries[domain_event.originator_id]
+        entry.is_group = True
+        entry.patients[domain_event.patient_id] = PatientSeat(
+            domain_event.patient_id,
+            domain_event.name,
+            "",
+            "",
+            domain_event.join_token_hash,
+            domain_event.cancel_token_hash,
+        )
+        self._by_join_token_hash[domain_event.join_token_hash] = (
+            domain_event.originator_id,
+            domain_event.patient_id,
+        )
+
+    @_apply.register
+    def _(self, domain_event: Appointment.PatientCancelled) -> None:
+        entry = self._entries[domain_event.originator_id]
+        seat = entry.patients[domain_event.patient_id]
+        seat.cancelled_at = domain_event.at
+        seat.cancelled_late = domain_event.late
+        if domain_event.everyone_cancelled:
+            entry.status = AppointmentStatus.CANCELLED
+            entry.cancelled_by = "patient"
+            entry.cancelled_at = domain_event.at
+            entry.cancelled_late = domain_event.late
+
+    @_apply.register
+    def _(self, domain_event: Appointment.PatientRemoved) -> None:
+        entry = self._entries[domain_event.originator_id]
+        entry.patients[domain_event.patient_id].removed_at = domain_event.at
 
     @_apply.register
     def _(self, domain_event: Appointment.InvitationSent) -> None:
@@ -187,18 +269,26 @@ class CalendarView:
     @_apply.register
     def _(self, domain_event: Appointment.ConsentGiven) -> None:
         entry = self._entries[domain_event.originator_id]
-        entry.consent_given_at = domain_event.at
-        entry.status = AppointmentStatus.CONSENTED
+        entry.patients[domain_event.patient_id].consent_given_at = domain_event.at
+        if entry.consent_given_at is None:
+            entry.consent_given_at = domain_event.at
+        if entry.status is AppointmentStatus.SCHEDULED:
+            entry.status = AppointmentStatus.CONSENTED
 
     @_apply.register
     def _(self, domain_event: Appointment.PatientArrived) -> None:
         entry = self._entries[domain_event.originator_id]
-        entry.waiting_since = domain_event.at
-        entry.status = AppointmentStatus.WAITING
+        entry.patients[domain_event.patient_id].arrived_at = domain_event.at
+        if entry.waiting_since is None:
+            entry.waiting_since = domain_event.at
+        if entry.status in (AppointmentStatus.SCHEDULED, AppointmentStatus.CONSENTED):
+            entry.status = AppointmentStatus.WAITING
 
     @_apply.register
     def _(self, domain_event: Appointment.PatientAdmitted) -> None:
-        self._entries[domain_event.originator_id].status = AppointmentStatus.ADMITTED
+        entry = self._entries[domain_event.originator_id]
+        entry.patients[domain_event.patient_id].admitted_at = domain_event.at
+        entry.status = AppointmentStatus.ADMITTED
 
     @_apply.register
     def _(self, domain_event: Appointment.Completed) -> None:
@@ -217,6 +307,8 @@ class CalendarView:
         entry = self._entries[domain_event.originator_id]
         entry.shredded_at = domain_event.at
         entry.patient_name = SHREDDED
+        for seat in entry.patients.values():
+            seat.name = SHREDDED
 
     @_apply.register
     def _(self, domain_event: Appointment.Cancelled) -> None:
@@ -233,6 +325,8 @@ class CalendarView:
         entry.duration_minutes = domain_event.duration_minutes
         entry.last_scheduled_at = domain_event.at
         entry.waiting_since = None
+        for seat in entry.patients.values():
+            seat.arrived_at = None
         if entry.status is AppointmentStatus.WAITING:
             entry.status = AppointmentStatus.CONSENTED
 
@@ -246,13 +340,17 @@ class CalendarView:
     def _(self, domain_event: VideoSession.ParticipantJoined) -> None:
         entry = self._session_entry(domain_event.originator_id)
         if entry is not None:
-            entry.present.add(domain_event.role)
+            entry.present.add(
+                participant_key(domain_event.role, domain_event.participant)
+            )
 
     @_apply.register
     def _(self, domain_event: VideoSession.ParticipantLeft) -> None:
         entry = self._session_entry(domain_event.originator_id)
         if entry is not None:
-            entry.present.discard(domain_event.role)
+            entry.present.discard(
+                participant_key(domain_event.role, domain_event.participant)
+            )
 
     def _session_entry(self, session_id: UUID) -> CalendarEntry | None:
         appointment_id = self._session_to_appointment.get(session_id)

@@ -21,6 +21,7 @@ from adapters.email.german_dates import clock_time, long_date
 from domain.appointment import Appointment
 from domain.join_window import OPENS_BEFORE_START
 from domain.outgoing_mail import MailKind
+from domain.patient_seat import FIRST_PATIENT, PatientSeat
 from domain.practice import PracticeSettings
 
 _templates = Environment(
@@ -77,9 +78,16 @@ class Letter:
 
 
 def compose_mail(
-    kind: MailKind, appointment: Appointment, context: MailContext, at: datetime
+    kind: MailKind,
+    appointment: Appointment,
+    context: MailContext,
+    at: datetime,
+    patient_id: str = FIRST_PATIENT,
 ) -> Letter:
-    facts = _facts(appointment, context)
+    """`patient_id` names the patient the mail is for, or about (a
+    cancellation notice to the practice)."""
+    seat = appointment.patient(patient_id)
+    facts = _facts(appointment, seat, context)
     body = MIMEMultipart("alternative")
     body.attach(_text(f"{kind.value}.txt", facts, "plain"))
     body.attach(_text(f"{kind.value}.html", facts, "html"))
@@ -97,7 +105,7 @@ def compose_mail(
             context.practice.notification_email or context.practitioner_email,
         )
     else:
-        recipient = (appointment.patient_name, appointment.patient_email)
+        recipient = (seat.name, seat.email)
     # The classic API takes a Header object here; typeshed only knows str.
     message["Subject"] = Header(SUBJECTS[kind].format(**facts), "utf-8")  # type: ignore[assignment]
     message["From"] = formataddr(
@@ -136,13 +144,19 @@ def _calendar_part(
     return part
 
 
-def _facts(appointment: Appointment, context: MailContext) -> dict[str, Any]:
+def _facts(
+    appointment: Appointment, seat: PatientSeat, context: MailContext
+) -> dict[str, Any]:
     practice = context.practice
+    # A group patient who cancelled for themselves: their own cancellation.
+    cancelled_at = seat.cancelled_at or appointment.cancelled_at
+    cancelled_late = seat.cancelled_late if seat.cancelled_at else None
     return {
         "practice": practice,
         "practice_name": practice.name,
         "practitioner_name": context.practitioner_name,
-        "patient_name": appointment.patient_name,
+        "patient_name": seat.name,
+        "is_group": appointment.is_group,
         "date": long_date(appointment.starts_at),
         "time": clock_time(appointment.starts_at),
         "opens_time": clock_time(appointment.starts_at - OPENS_BEFORE_START),
@@ -152,11 +166,12 @@ def _facts(appointment: Appointment, context: MailContext) -> dict[str, Any]:
         "deadline_hours": practice.cancellation_deadline_hours,
         "fee_note": practice.fee_note,
         "cancellation_message": appointment.cancellation_message,
-        "cancelled_late": appointment.cancelled_late,
+        "cancelled_late": (
+            appointment.cancelled_late if cancelled_late is None else cancelled_late
+        ),
         "cancelled_at": (
-            f"{long_date(appointment.cancelled_at)}, "
-            f"{clock_time(appointment.cancelled_at)}"
-            if appointment.cancelled_at
+            f"{long_date(cancelled_at)}, {clock_time(cancelled_at)}"
+            if cancelled_at
             else ""
         ),
     }

@@ -4,6 +4,7 @@ import logging
 from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -21,12 +22,21 @@ from adapters.web.forms import (
     time_field,
 )
 from adapters.web.pages import login_redirect, page, problem_message, problem_status
-from application.consultations import ScheduleRequest
+from application.consultations import PatientContact, ScheduleRequest
 from domain.appointment import DEFAULT_DURATION_MINUTES, DURATION_CHOICES
 from domain.errors import DomainError
 from domain.local_time import PRACTICE_TIMEZONE, in_practice_time, practice_time_to_utc
+from domain.patient_seat import MAX_PATIENTS
 
 logger = logging.getLogger(__name__)
+
+# The form's fields for the further patients of a group appointment.
+FURTHER_NUMBERS = range(2, MAX_PATIENTS + 1)
+FURTHER_FIELDS = tuple(
+    name
+    for number in FURTHER_NUMBERS
+    for name in (f"patient_name_{number}", f"patient_email_{number}")
+)
 
 
 async def calendar(request: Request) -> Response:
@@ -87,6 +97,7 @@ async def render_calendar(
         next_day=(days[0] + step),
         waiting=context.runtime.calendar.waiting_for(practitioner_id),
         durations=DURATION_CHOICES,
+        further_numbers=FURTHER_NUMBERS,
         error=error,
         form=form_values or _default_form(now),
         notice=request.session.pop("notice", None),
@@ -111,6 +122,7 @@ def _default_form(now: datetime) -> dict[str, str]:
         "patient_name": "",
         "patient_email": "",
         "note": "",
+        **dict.fromkeys(FURTHER_FIELDS, ""),
     }
 
 
@@ -123,7 +135,14 @@ async def schedule(request: Request) -> Response:
     try:
         form = await read_form(request)
         values = echo(
-            form, "patient_name", "patient_email", "day", "clock", "duration", "note"
+            form,
+            "patient_name",
+            "patient_email",
+            "day",
+            "clock",
+            "duration",
+            "note",
+            *FURTHER_FIELDS,
         )
         schedule_request = ScheduleRequest(
             patient_name=text_field(form, "patient_name", "Name", 200),
@@ -132,6 +151,7 @@ async def schedule(request: Request) -> Response:
             clock=time_field(form, "clock", "Uhrzeit"),
             duration_minutes=int_field(form, "duration", "Dauer"),
             note=text_field(form, "note", "Hinweis", 1000),
+            further_patients=_further_patients(form),
         )
         await context.command(
             context.runtime.consultations.schedule_appointment,
@@ -157,14 +177,29 @@ async def schedule(request: Request) -> Response:
         )
     logger.info("Appointment scheduled")
     starts = practice_time_to_utc(schedule_request.day, schedule_request.clock)
+    invited = 1 + len(schedule_request.further_patients)
     request.session["notice"] = (
         f"Termin am {in_practice_time(starts):%d.%m.%Y um %H:%M} Uhr geplant. "
-        "Die Einladung wird jetzt versendet."
+        + (
+            f"Die {invited} Einladungen werden jetzt versendet."
+            if invited > 1
+            else "Die Einladung wird jetzt versendet."
+        )
     )
     return RedirectResponse(f"/?datum={schedule_request.day.isoformat()}", 303)
 
 
-# One appointment: details and the video room
+def _further_patients(form: FormData) -> tuple[PatientContact, ...]:
+    """The rows the practitioner filled in; empty rows do not count."""
+    contacts = []
+    for number in FURTHER_NUMBERS:
+        name = text_field(form, f"patient_name_{number}", f"Name {number}", 200)
+        email = text_field(
+            form, f"patient_email_{number}", f"E-Mail-Adresse {number}", 254
+        )
+        if name.strip() or email.strip():
+            contacts.append(PatientContact(name=name, email=email))
+    return tuple(contacts)
 
 
 routes = [

@@ -16,6 +16,7 @@ from adapters.web.rooms import RoomHub
 from adapters.web.security import AttemptLimit
 from adapters.web.setup_link import SetupLink
 from application.runtime import Runtime
+from domain.patient_seat import PatientSeat
 from projections.calendar import CalendarEntry
 
 if TYPE_CHECKING:
@@ -82,8 +83,9 @@ class WebContext:
 
     def waiting_list(self, practitioner_id: UUID) -> list[dict[str, Any]]:
         return [
-            _waiting_entry(entry)
+            _waiting_entry(entry, seat)
             for entry in self.runtime.calendar.waiting_for(practitioner_id)
+            for seat in entry.waiting_patients
         ]
 
     def _on_calendar_events(self, events: Sequence[Any]) -> None:
@@ -114,10 +116,12 @@ class WebContext:
             self.loop.call_soon_threadsafe(self.mail_wanted.set)
 
 
-def _waiting_entry(entry: CalendarEntry) -> dict[str, Any]:
+def _waiting_entry(entry: CalendarEntry, seat: PatientSeat) -> dict[str, Any]:
     return {
         "appointmentId": str(entry.appointment_id),
-        "patientName": entry.patient_name,
+        "patientId": seat.patient_id,
+        "patientName": seat.name,
+        "group": entry.is_group,
         "startsAt": entry.starts_at.isoformat(),
         "waitingSince": entry.waiting_since.isoformat()
         if entry.waiting_since

@@ -14,7 +14,7 @@ from adapters.web.security import (
     csrf_is_valid,
 )
 
-MAX_FIELDS = 20
+MAX_FIELDS = 40
 # Each field has its own, smaller limit checked with a clear message; this one
 # only stops a single part from exceeding the whole body's limit.
 MAX_PART_BYTES = MAX_BODY_BYTES

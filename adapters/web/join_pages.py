@@ -17,6 +17,7 @@ from adapters.web.templating import templates
 from application.runtime import Runtime
 from application.tokens import hash_token, is_well_formed
 from domain.appointment import CURRENT_TERMS_VERSION
+from domain.patient_seat import PatientSeat
 from projections.calendar import CalendarEntry
 
 CACHED_PAGES = 2000
@@ -35,9 +36,14 @@ class JoinPages:
         self._rendered: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
 
     def entry(self, token: str) -> CalendarEntry | None:
+        found = self.seat(token)
+        return found[0] if found else None
+
+    def seat(self, token: str) -> tuple[CalendarEntry, PatientSeat] | None:
+        """The appointment and the patient whose join link this is."""
         if not is_well_formed(token):
             return None
-        return self._runtime.calendar.by_join_token_hash(hash_token(token))
+        return self._runtime.calendar.seat_by_join_token_hash(hash_token(token))
 
     def consent_csrf(self, token: str) -> str:
         return self.link_csrf("consent", token)
@@ -51,7 +57,9 @@ class JoinPages:
             hashlib.sha256,
         ).hexdigest()
 
-    def render(self, template: str, token: str, entry: CalendarEntry) -> bytes:
+    def render(
+        self, template: str, token: str, entry: CalendarEntry, patient: PatientSeat
+    ) -> bytes:
         """The consent form or the room page for this link, from the cache when
         nothing changed since it was rendered."""
         calendar = self._runtime.calendar
@@ -63,6 +71,7 @@ class JoinPages:
                 templates.get_template(template)
                 .render(
                     appointment=entry,
+                    patient=patient,
                     token=token,
                     csrf_token=self.consent_csrf(token),
                     terms_version=CURRENT_TERMS_VERSION,

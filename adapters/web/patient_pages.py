@@ -13,14 +13,21 @@ from application.consultations import UnknownLink
 from domain.access_token import TokenPurpose
 from domain.appointment import CURRENT_TERMS_VERSION, Appointment
 from domain.errors import AlreadyCancelled, DomainError, JoinWindowNotOpenYet
+from domain.patient_seat import PatientSeat
 
 logger = logging.getLogger(__name__)
 
 
 async def _appointment(request: Request, purpose: TokenPurpose) -> Appointment:
+    return (await _seat(request, purpose))[0]
+
+
+async def _seat(
+    request: Request, purpose: TokenPurpose
+) -> tuple[Appointment, PatientSeat]:
     context = web_context(request)
     return await context.query(
-        context.runtime.consultations.appointment_by_token,
+        context.runtime.consultations.seat_by_token,
         request.path_params["token"],
         purpose,
     )
@@ -41,17 +48,18 @@ async def join(request: Request) -> Response:
     context = web_context(request)
     token = request.path_params["token"]
     pages = context.join_pages
-    entry = pages.entry(token)
-    if entry is None:
+    found = pages.seat(token)
+    if found is None:
         # Not in the read model: unknown, or written by another process just
         # now. The event store decides.
         await _appointment(request, TokenPurpose.JOIN)
         await context.query(context.runtime.calendar_follower.pull)
-        entry = pages.entry(token)
-        if entry is None:
+        found = pages.seat(token)
+        if found is None:
             raise UnknownLink()
+    entry, seat = found
     try:
-        entry.check_patient_may_enter(context.now())
+        entry.check_seat_may_enter(seat.patient_id, context.now())
     except JoinWindowNotOpenYet:
         appointment = await _appointment(request, TokenPurpose.JOIN)
         return page(
@@ -63,15 +71,15 @@ async def join(request: Request) -> Response:
             **await _practice_and_practitioner(request, appointment),
         )
     template = (
-        "join_consent.html" if entry.consent_given_at is None else ("join_room.html")
+        "join_consent.html" if seat.consent_given_at is None else ("join_room.html")
     )
-    return HTMLResponse(pages.render(template, token, entry))
+    return HTMLResponse(pages.render(template, token, entry, seat))
 
 
 async def consent(request: Request) -> Response:
     context = web_context(request)
     token = request.path_params["token"]
-    appointment = await _appointment(request, TokenPurpose.JOIN)
+    appointment, seat = await _seat(request, TokenPurpose.JOIN)
     try:
         form = await read_form(
             request, link_csrf=context.join_pages.consent_csrf(token)
@@ -83,6 +91,7 @@ async def consent(request: Request) -> Response:
             name_confirmed=checkbox(form, "name_confirmed"),
             terms_accepted=checkbox(form, "terms_accepted"),
             at=context.now(),
+            patient_id=seat.patient_id,
         )
     except (FormProblem, DomainError) as problem:
         people = await _practice_and_practitioner(request, appointment)
@@ -91,6 +100,7 @@ async def consent(request: Request) -> Response:
             "join_consent.html",
             int(getattr(problem, "status_code", 422)),
             appointment=appointment,
+            patient=seat,
             token=token,
             terms_version=CURRENT_TERMS_VERSION,
             csrf_token=context.join_pages.consent_csrf(token),
@@ -102,20 +112,22 @@ async def consent(request: Request) -> Response:
 
 
 async def cancellation(request: Request) -> Response:
-    appointment = await _appointment(request, TokenPurpose.CANCEL)
-    return await _cancellation_page(request, appointment)
+    appointment, seat = await _seat(request, TokenPurpose.CANCEL)
+    return await _cancellation_page(request, appointment, seat)
 
 
 async def _cancellation_page(
     request: Request,
     appointment: Appointment,
+    seat: PatientSeat,
     status_code: int = 200,
     error: str | None = None,
 ) -> Response:
     context = web_context(request)
     people = await _practice_and_practitioner(request, appointment)
     settings = people["practice"].settings
-    if appointment.cancelled_at is None and (
+    cancelled_at = seat.cancelled_at or appointment.cancelled_at
+    if cancelled_at is None and (
         appointment.is_finished
         or appointment.admitted_at is not None
         or context.now() >= appointment.starts_at
@@ -135,6 +147,9 @@ async def _cancellation_page(
         status_code,
         csrf_token=context.join_pages.link_csrf("cancel", request.path_params["token"]),
         appointment=appointment,
+        patient=seat,
+        cancelled_at=cancelled_at,
+        cancelled_by="patient" if seat.cancelled_at else appointment.cancelled_by,
         token=request.path_params["token"],
         settings=settings,
         late=appointment.cancellation_is_late(
@@ -148,26 +163,34 @@ async def _cancellation_page(
 async def cancel(request: Request) -> Response:
     context = web_context(request)
     token = request.path_params["token"]
-    appointment = await _appointment(request, TokenPurpose.CANCEL)
+    appointment, seat = await _seat(request, TokenPurpose.CANCEL)
     try:
         form = await read_form(
             request, link_csrf=context.join_pages.link_csrf("cancel", token)
         )
         if not checkbox(form, "confirmed"):
             raise FormProblem("Bitte bestätigen Sie, dass Sie absagen möchten.")
-        await context.command(
+        appointment = await context.command(
             context.runtime.consultations.cancel_by_patient,
             appointment.id,
             context.now(),
+            seat.patient_id,
         )
     except AlreadyCancelled:
         return RedirectResponse(f"/c/{token}", status_code=303)
     except (FormProblem, DomainError) as problem:
         return await _cancellation_page(
-            request, appointment, problem_status(problem), problem_message(problem)
+            request,
+            appointment,
+            seat,
+            problem_status(problem),
+            problem_message(problem),
         )
-    await context.rooms.end(appointment.id)
-    logger.info("Appointment cancelled by the patient")
+    if appointment.cancelled_at is not None:
+        await context.rooms.end(appointment.id)
+    else:
+        await context.rooms.remove(appointment.id, seat.patient_id)
+    logger.info("Appointment cancelled by a patient")
     return RedirectResponse(f"/c/{token}", status_code=303)
 
 

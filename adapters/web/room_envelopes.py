@@ -7,13 +7,16 @@ and a patient on another still meet:
 - enter: a member connected here (others reply with `here`, to the origin only)
 - here: a member is connected at the replying process
 - leave: the member with this connection id has gone
-- allow: the practitioner admitted the patient
+- allow: the practitioner admitted the patients in `admitted`
 - end: the appointment is over; every process closes the room's sockets
-- signal: a call set-up message for the member of the other role, addressed to
-  the process that holds it
+- remove: the patient `participant` has to leave the room for good
+- signal: a call set-up message from `participant` to the member `to`,
+  addressed to the process that holds it
 
 Every envelope names the process it comes from; `target` names the one process
-it is for, or None for all of them.
+it is for, or None for all of them. A member is named by its participant key:
+"practitioner", or a patient's id ("p1" for a 1:1 appointment's patient).
+Envelopes of a group appointment say so (`group`).
 """
 
 from dataclasses import dataclass, field
@@ -30,7 +33,8 @@ LEAVE = "leave"
 ALLOW = "allow"
 END = "end"
 SIGNAL = "signal"
-KINDS = frozenset((ENTER, HERE, LEAVE, ALLOW, END, SIGNAL))
+REMOVE = "remove"
+KINDS = frozenset((ENTER, HERE, LEAVE, ALLOW, END, SIGNAL, REMOVE))
 
 
 class BadEnvelope(Exception):
@@ -48,6 +52,10 @@ class Envelope:
     entered_at: float = 0.0
     call_allowed: bool = False
     message: dict[str, Any] | None = field(default=None)
+    participant: str | None = None
+    to: str | None = None
+    admitted: tuple[str, ...] = ()
+    group: bool = False
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.to_dict())
@@ -63,6 +71,10 @@ class Envelope:
             "enteredAt": self.entered_at,
             "callAllowed": self.call_allowed,
             "message": self.message,
+            "participant": self.participant,
+            "to": self.to,
+            "admitted": list(self.admitted),
+            "group": self.group,
         }
 
     @classmethod
@@ -88,6 +100,18 @@ class Envelope:
                 entered_at=float(fields["enteredAt"]),
                 call_allowed=bool(fields["callAllowed"]),
                 message=fields["message"],
+                participant=_optional_text(fields.get("participant")),
+                to=_optional_text(fields.get("to")),
+                admitted=tuple(str(key) for key in fields.get("admitted") or ()),
+                group=bool(fields.get("group", False)),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise BadEnvelope(str(error)) from None
+
+
+def _optional_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadEnvelope("a participant key must be text")
+    return value

@@ -1,9 +1,19 @@
 """The video rooms of this web process's signaling sockets.
 
-A room pairs the practitioner's and the patient's signaling sockets of one
-appointment. It forwards call set-up messages only between those two and only
-once the patient has been admitted. The server never sees media: the browsers
-connect to each other directly, encrypted with DTLS-SRTP.
+A room holds the signaling sockets of one appointment: the practitioner's and
+the patients' (one patient, or up to eight in a group), each keyed by its
+participant key ("practitioner", "p1", "p2", ...). It forwards call set-up
+messages only between members who are in the call: admitted patients and the
+practitioner. The server never sees media: the browsers connect to each other
+directly, encrypted with DTLS-SRTP; in a group every pair of members has a
+connection of its own (a full mesh), and a message names its receiver (`to`)
+and, on delivery, its sender (`from`).
+
+A 1:1 room speaks as it always has: messages carry no names, the practitioner
+hears `presence` and `start-call`. A group room tells the practitioner who is
+there (`roster`) and every member in the call whom to connect to (`peers`):
+of each pair, the member ranked first (the practitioner, then p1, p2, ...)
+makes the offer.
 
 The two may be connected to different web processes. A hub holds only the
 sockets of its own process and learns about the other members of a room from
@@ -13,6 +23,7 @@ adapters.web.room_envelopes); what a browser sees is the same either way.
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 import uuid
@@ -30,10 +41,12 @@ from adapters.web.room_envelopes import (
     ENTER,
     HERE,
     LEAVE,
+    REMOVE,
     SIGNAL,
     Envelope,
 )
-from domain.video_session import Role
+from domain.patient_seat import FIRST_PATIENT
+from domain.video_session import PRACTITIONER, Role, participant_key
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +56,28 @@ CLOSE_BAD_MESSAGE = 4400
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_MANY = 4429
+CLOSE_REMOVED = 4410
 
 REPLACED_REASON = "Die Sprechstunde wurde in einem anderen Fenster geöffnet."
 ENDED_REASON = "Die Sprechstunde ist beendet."
+REMOVED_REASON = (
+    "Ihre Behandlerin oder Ihr Behandler hat Sie aus der Sprechstunde entfernt."
+)
+ROOM_FULL_REASON = "Die Sprechstunde ist voll: höchstens 9 Personen nehmen teil."
+MAX_MEMBERS = 9
+P2P = "p2p"
+SFU = "sfu"
 # After the bus lost envelopes, how long the other processes have to confirm
 # the members this hub knows of before those count as gone.
 RESYNC_GRACE_SECONDS = 3.0
+
+
+def media_mode(members: int) -> str:
+    """How media flows in a call of this many members. Today every call is a
+    mesh of direct connections. From five members on, media is to go through
+    the SFU (adapters.media.sfu) instead; choosing SFU belongs here, once that
+    server exists, and browsers already learn the mode with every `peers`."""
+    return P2P
 
 
 @dataclass(eq=False)
@@ -58,6 +87,12 @@ class Participant:
     appointment_id: UUID
     connection_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     entered_at: float = field(default_factory=time.time)
+    patient_id: str = FIRST_PATIENT
+    group: bool = False
+
+    @property
+    def key(self) -> str:
+        return PRACTITIONER if self.role is Role.PRACTITIONER else self.patient_id
 
     async def send(self, message: dict[str, Any]) -> None:
         if self.websocket.application_state is WebSocketState.CONNECTED:
@@ -87,21 +122,38 @@ class RemoteMember:
 @dataclass
 class Room:
     """A room as this process sees it: its own sockets, and the members it
-    knows of elsewhere. A role is either here or elsewhere, never both."""
+    knows of elsewhere. A member is either here or elsewhere, never both."""
 
     appointment_id: UUID
-    call_allowed: bool = False
-    members: dict[Role, Participant] = field(default_factory=dict)
-    remote: dict[Role, RemoteMember] = field(default_factory=dict)
+    group: bool = False
+    admitted: set[str] = field(default_factory=set)
+    members: dict[str, Participant] = field(default_factory=dict)
+    remote: dict[str, RemoteMember] = field(default_factory=dict)
 
-    def other(self, participant: Participant) -> Participant | None:
-        for role, member in self.members.items():
-            if role is not participant.role:
-                return member
-        return None
+    @property
+    def call_allowed(self) -> bool:
+        return bool(self.admitted)
 
-    def present(self, role: Role) -> bool:
-        return role in self.members or role in self.remote
+    def present(self, key: str) -> bool:
+        return key in self.members or key in self.remote
+
+    def member_keys(self) -> set[str]:
+        return set(self.members) | set(self.remote)
+
+    def in_call(self, key: str) -> bool:
+        if key == PRACTITIONER:
+            return self.call_allowed
+        return key in self.admitted
+
+    def connection_of(self, key: str) -> str | None:
+        member = self.members.get(key) or self.remote.get(key)
+        return member.connection_id if member else None
+
+    def default_receiver(self, sender: str) -> str | None:
+        """Whom a message without `to` is for: in a 1:1 room, the other one."""
+        if self.group:
+            return PRACTITIONER if sender != PRACTITIONER else None
+        return FIRST_PATIENT if sender == PRACTITIONER else PRACTITIONER
 
 
 class RoomHub:
@@ -128,42 +180,51 @@ class RoomHub:
 
     # What this process's sockets and pages do
 
-    async def enter(self, participant: Participant, call_allowed: bool) -> None:
+    async def enter(
+        self,
+        participant: Participant,
+        call_allowed: bool,
+        admitted: tuple[str, ...] | None = None,
+    ) -> bool:
+        """Seats the participant in the room; returns False (and closes the
+        socket) when the room is full. `admitted` names the admitted patients
+        of a group; for a 1:1 room, `call_allowed` says whether its patient
+        was admitted."""
         room = self._rooms.setdefault(
-            participant.appointment_id, Room(participant.appointment_id)
+            participant.appointment_id,
+            Room(participant.appointment_id, group=participant.group),
         )
+        key = participant.key
+        if key not in room.member_keys() and len(room.member_keys()) >= MAX_MEMBERS:
+            logger.warning("Room %s is full; a member was refused", room.appointment_id)
+            if not room.members:
+                del self._rooms[participant.appointment_id]
+            await participant.close(CLOSE_TOO_MANY, ROOM_FULL_REASON)
+            return False
         # An admission may have landed while this socket was being set up.
-        room.call_allowed = room.call_allowed or call_allowed
-        previous = room.members.get(participant.role)
-        room.members[participant.role] = participant
-        room.remote.pop(participant.role, None)
+        if admitted is not None:
+            room.admitted.update(admitted)
+        elif call_allowed:
+            room.admitted.add(FIRST_PATIENT)
+        previous = room.members.get(key)
+        room.members[key] = participant
+        room.remote.pop(key, None)
         if previous is not None:
             await previous.close(CLOSE_REPLACED, REPLACED_REASON)
         await self._announce_presence(room)
-        await self._publish(self._entering(room, participant))
-
-    def _entering(self, room: Room, participant: Participant) -> Envelope:
-        return Envelope(
-            ENTER,
-            room.appointment_id,
-            self.process_id,
-            role=participant.role,
-            connection_id=participant.connection_id,
-            entered_at=participant.entered_at,
-            call_allowed=room.call_allowed,
-        )
+        await self._publish(self._presence_envelope(ENTER, room, participant))
+        return True
 
     async def leave(self, participant: Participant) -> bool:
         """Returns whether this participant was still the room's member."""
         room = self._rooms.get(participant.appointment_id)
-        if room is None or room.members.get(participant.role) is not participant:
+        key = participant.key
+        if room is None or room.members.get(key) is not participant:
             return False
-        del room.members[participant.role]
+        del room.members[key]
         if not room.members:
             del self._rooms[participant.appointment_id]
-        other = room.other(participant)
-        if other is not None:
-            await other.send({"type": "peer-left", "role": participant.role.value})
+        await self._tell_peer_left(room, key)
         await self._publish(
             Envelope(
                 LEAVE,
@@ -171,17 +232,27 @@ class RoomHub:
                 self.process_id,
                 role=participant.role,
                 connection_id=participant.connection_id,
+                participant=key,
+                group=room.group,
             )
         )
         return True
 
-    async def allow_call(self, appointment_id: UUID) -> None:
+    async def allow_call(
+        self, appointment_id: UUID, patient_ids: tuple[str, ...] = (FIRST_PATIENT,)
+    ) -> None:
         room = self._rooms.get(appointment_id)
         if room is not None:
-            room.call_allowed = True
+            room.admitted.update(patient_ids)
             await self._announce_presence(room)
         await self._publish(
-            Envelope(ALLOW, appointment_id, self.process_id, call_allowed=True)
+            Envelope(
+                ALLOW,
+                appointment_id,
+                self.process_id,
+                call_allowed=True,
+                admitted=tuple(patient_ids),
+            )
         )
 
     async def end(self, appointment_id: UUID) -> None:
@@ -190,17 +261,45 @@ class RoomHub:
             await self._close_ended(room)
         await self._publish(Envelope(END, appointment_id, self.process_id))
 
+    async def remove(self, appointment_id: UUID, patient_id: str) -> None:
+        """Sends one patient out of the room for good, wherever connected."""
+        room = self._rooms.get(appointment_id)
+        if room is not None:
+            await self._remove_here(room, patient_id)
+        await self._publish(
+            Envelope(REMOVE, appointment_id, self.process_id, participant=patient_id)
+        )
+
     async def relay(self, sender: Participant, message: dict[str, Any]) -> bool:
         room = self._rooms.get(sender.appointment_id)
-        if room is None or not room.call_allowed:
+        key = sender.key
+        if room is None or room.members.get(key) is not sender:
             return False
-        if room.members.get(sender.role) is not sender:
+        outgoing = dict(message)
+        receiver_key = outgoing.pop("to", None)
+        if room.group and receiver_key is None and outgoing["type"] == "media-state":
+            # A member's own camera and microphone state is for everyone.
+            delivered = False
+            for other in room.member_keys() - {key}:
+                delivered = await self._send_to(room, key, other, outgoing) or delivered
+            return delivered
+        receiver_key = receiver_key or room.default_receiver(key)
+        if receiver_key is None:
             return False
-        receiver = room.other(sender)
-        if receiver is not None:
-            await receiver.send(message)
+        return await self._send_to(room, key, receiver_key, outgoing)
+
+    async def _send_to(
+        self, room: Room, sender: str, receiver: str, message: dict[str, Any]
+    ) -> bool:
+        if receiver == sender or not _may_send(room, sender, receiver, message):
+            return False
+        if room.group:
+            message = {**message, "from": sender}
+        local = room.members.get(receiver)
+        if local is not None:
+            await local.send(message)
             return True
-        elsewhere = room.remote.get(_other_role(sender.role))
+        elsewhere = room.remote.get(receiver)
         if elsewhere is None:
             return False
         await self._publish(
@@ -209,9 +308,12 @@ class RoomHub:
                 room.appointment_id,
                 self.process_id,
                 target=elsewhere.process_id,
-                role=sender.role,
-                connection_id=sender.connection_id,
+                role=Role.PRACTITIONER if sender == PRACTITIONER else Role.PATIENT,
+                connection_id=room.connection_of(sender),
                 message=message,
+                participant=sender,
+                to=receiver,
+                group=room.group,
             )
         )
         return True
@@ -232,11 +334,14 @@ class RoomHub:
         elif envelope.kind == LEAVE:
             await self._forget(room, envelope)
         elif envelope.kind == ALLOW:
-            room.call_allowed = True
+            room.admitted.update(envelope.admitted or (FIRST_PATIENT,))
             await self._announce_presence(room)
         elif envelope.kind == END:
             del self._rooms[room.appointment_id]
             await self._close_ended(room)
+        elif envelope.kind == REMOVE:
+            if envelope.participant is not None:
+                await self._remove_here(room, envelope.participant)
         elif envelope.kind == SIGNAL:
             await self._deliver_signal(room, envelope)
 
@@ -248,101 +353,141 @@ class RoomHub:
                 member.confirmed = False
         for room in list(self._rooms.values()):
             for participant in list(room.members.values()):
-                await self._publish(self._entering(room, participant))
+                await self._publish(self._presence_envelope(ENTER, room, participant))
         if self._sweep is not None:
             self._sweep.cancel()
         self._sweep = asyncio.create_task(self._forget_unconfirmed())
 
     async def _learn(self, room: Room, envelope: Envelope) -> None:
-        role, connection_id = envelope.role, envelope.connection_id
-        if role is None or connection_id is None:
+        key, connection_id = _key_of(envelope), envelope.connection_id
+        if key is None or connection_id is None:
             return
         incoming = RemoteMember(envelope.origin, connection_id, envelope.entered_at)
-        local = room.members.get(role)
+        local = room.members.get(key)
         replaced = None
         is_new = False
-        # The newer connection of a role wins, wherever it is; when ours is
+        if key not in room.member_keys() and len(room.member_keys()) >= MAX_MEMBERS:
+            return
+        # The newer connection of a member wins, wherever it is; when ours is
         # newer, the origin learns so from our reply and gives way.
         if local is None or _ordering(incoming) > _ordering(local):
-            known = room.remote.get(role)
+            known = room.remote.get(key)
             is_new = known is None or known.connection_id != connection_id
-            room.remote[role] = incoming
-            replaced = room.members.pop(role, None)
-        newly_allowed = envelope.call_allowed and not room.call_allowed
-        room.call_allowed = room.call_allowed or envelope.call_allowed
+            room.remote[key] = incoming
+            replaced = room.members.pop(key, None)
+        admitted = set(envelope.admitted)
+        if envelope.call_allowed and not envelope.admitted and not room.group:
+            admitted.add(FIRST_PATIENT)
+        newly_allowed = bool(admitted - room.admitted)
+        room.admitted |= admitted
+        room.group = room.group or envelope.group
         if not room.members:
             del self._rooms[room.appointment_id]
 
         if envelope.kind == ENTER:
             await self._reply_here(room, envelope.origin)
         if replaced is not None:
-            logger.debug("A %s moved to another process", role.value)
+            logger.debug("A member moved to another process")
             await replaced.close(CLOSE_REPLACED, REPLACED_REASON)
         # A known member announced again (after the bus reconnected) changes
         # nothing a browser sees; a new one is greeted as on one process.
         if room.members and (
             (envelope.kind == ENTER and is_new)
-            or (is_new and role is Role.PATIENT)
+            or (is_new and (key != PRACTITIONER or room.group))
             or newly_allowed
         ):
             await self._announce_presence(room)
 
     async def _reply_here(self, room: Room, newcomer_process: str) -> None:
         for participant in list(room.members.values()):
+            envelope = self._presence_envelope(HERE, room, participant)
             await self._publish(
-                Envelope(
-                    HERE,
-                    room.appointment_id,
-                    self.process_id,
-                    target=newcomer_process,
-                    role=participant.role,
-                    connection_id=participant.connection_id,
-                    entered_at=participant.entered_at,
-                    call_allowed=room.call_allowed,
-                )
+                Envelope(**{**vars(envelope), "target": newcomer_process})
             )
 
+    def _presence_envelope(
+        self, kind: str, room: Room, participant: Participant
+    ) -> Envelope:
+        return Envelope(
+            kind,
+            room.appointment_id,
+            self.process_id,
+            role=participant.role,
+            connection_id=participant.connection_id,
+            entered_at=participant.entered_at,
+            call_allowed=room.call_allowed,
+            participant=participant.key,
+            admitted=tuple(sorted(room.admitted)),
+            group=room.group,
+        )
+
     async def _forget(self, room: Room, envelope: Envelope) -> None:
-        if envelope.role is None:
+        key = _key_of(envelope)
+        if key is None:
             return
-        known = room.remote.get(envelope.role)
+        known = room.remote.get(key)
         if known is None or known.connection_id != envelope.connection_id:
             return
-        del room.remote[envelope.role]
-        await self._tell_peer_left(room, envelope.role)
+        del room.remote[key]
+        await self._tell_peer_left(room, key)
 
     async def _deliver_signal(self, room: Room, envelope: Envelope) -> None:
-        if not room.call_allowed or envelope.role is None or envelope.message is None:
+        sender = _key_of(envelope)
+        if sender is None or envelope.message is None:
             return
-        sender = room.remote.get(envelope.role)
-        if sender is None or sender.connection_id != envelope.connection_id:
+        known = room.remote.get(sender)
+        if known is None or known.connection_id != envelope.connection_id:
             return
-        receiver = room.members.get(_other_role(envelope.role))
-        if receiver is not None:
-            await receiver.send(envelope.message)
+        receiver = envelope.to or room.default_receiver(sender)
+        if receiver is None or not _may_send(room, sender, receiver, envelope.message):
+            return
+        member = room.members.get(receiver)
+        if member is not None:
+            await member.send(envelope.message)
+
+    async def _remove_here(self, room: Room, patient_id: str) -> None:
+        room.admitted.discard(patient_id)
+        member = room.members.pop(patient_id, None)
+        if member is not None:
+            await member.send({"type": "removed"})
+            await member.close(CLOSE_REMOVED, REMOVED_REASON)
+            if not room.members:
+                self._rooms.pop(room.appointment_id, None)
+        room.remote.pop(patient_id, None)
+        await self._tell_peer_left(room, patient_id)
+        await self._announce_presence(room)
 
     async def _forget_unconfirmed(self) -> None:
         await asyncio.sleep(self._resync_grace_seconds)
         for room in list(self._rooms.values()):
-            for role, member in list(room.remote.items()):
+            for key, member in list(room.remote.items()):
                 if not member.confirmed:
                     logger.info(
                         "No process confirmed the %s of room %s; counted as gone",
-                        role.value,
+                        Role.PRACTITIONER.value
+                        if key == PRACTITIONER
+                        else Role.PATIENT.value,
                         room.appointment_id,
                     )
-                    del room.remote[role]
-                    await self._tell_peer_left(room, role)
+                    del room.remote[key]
+                    await self._tell_peer_left(room, key)
 
     # Both
 
     async def _publish(self, envelope: Envelope) -> None:
         await self.bus.publish(envelope)
 
-    async def _tell_peer_left(self, room: Room, role: Role) -> None:
-        for member in list(room.members.values()):
-            if member.role is not role:
-                await member.send({"type": "peer-left", "role": role.value})
+    async def _tell_peer_left(self, room: Room, key: str) -> None:
+        role = Role.PRACTITIONER if key == PRACTITIONER else Role.PATIENT
+        message: dict[str, Any] = {"type": "peer-left", "role": role.value}
+        if room.group:
+            message["from"] = key
+        for other, member in list(room.members.items()):
+            # In a 1:1 room only the other role hears of it, as always.
+            if other != key and (room.group or member.role is not role):
+                await member.send(message)
+        if room.group:
+            await self._announce_presence(room)
 
     async def _close_ended(self, room: Room) -> None:
         for member in list(room.members.values()):
@@ -350,27 +495,86 @@ class RoomHub:
             await member.close(CLOSE_ENDED, ENDED_REASON)
 
     async def _announce_presence(self, room: Room) -> None:
-        practitioner = room.members.get(Role.PRACTITIONER)
-        patient = room.members.get(Role.PATIENT)
-        patient_present = room.present(Role.PATIENT)
-        if patient is not None:
-            await patient.send(
-                {"type": "admitted"} if room.call_allowed else {"type": "waiting"}
-            )
+        practitioner = room.members.get(PRACTITIONER)
+        patients_present = [key for key in room.member_keys() if key != PRACTITIONER]
+        for key, member in room.members.items():
+            if key != PRACTITIONER:
+                await member.send(
+                    {"type": "admitted"}
+                    if key in room.admitted
+                    else {"type": "waiting"}
+                )
         if practitioner is not None:
             await practitioner.send(
                 {
                     "type": "presence",
-                    "patientPresent": patient_present,
+                    "patientPresent": bool(patients_present),
                     "callAllowed": room.call_allowed,
                 }
             )
-            if room.call_allowed and patient_present:
+            if room.group:
+                await practitioner.send(
+                    {
+                        "type": "roster",
+                        "present": sorted(patients_present),
+                        "admitted": sorted(room.admitted),
+                    }
+                )
+            elif room.call_allowed and patients_present:
                 await practitioner.send({"type": "start-call"})
+        if room.group:
+            await self._announce_peers(room)
+
+    async def _announce_peers(self, room: Room) -> None:
+        in_call = sorted(
+            (key for key in room.member_keys() if room.in_call(key)), key=_rank
+        )
+        mode = media_mode(len(in_call))
+        for key, member in room.members.items():
+            if key not in in_call:
+                continue
+            await member.send(
+                {
+                    "type": "peers",
+                    "self": key,
+                    "mode": mode,
+                    "peers": [
+                        {"id": other, "tag": _tag(room.connection_of(other))}
+                        for other in in_call
+                        if other != key
+                    ],
+                }
+            )
 
 
-def _other_role(role: Role) -> Role:
-    return Role.PATIENT if role is Role.PRACTITIONER else Role.PRACTITIONER
+def _may_send(room: Room, sender: str, receiver: str, message: dict[str, Any]) -> bool:
+    """Call messages pass between members in the call; only the practitioner
+    may mute someone."""
+    if message.get("type") == "mute" and sender != PRACTITIONER:
+        return False
+    return room.in_call(sender) and room.in_call(receiver) and room.present(receiver)
+
+
+def _key_of(envelope: Envelope) -> str | None:
+    if envelope.participant:
+        return envelope.participant
+    if envelope.role is None:
+        return None
+    return participant_key(envelope.role.value)
+
+
+def _rank(key: str) -> tuple[int, int]:
+    """The practitioner first, then the patients by number."""
+    if key == PRACTITIONER:
+        return (0, 0)
+    return (1, int(key[1:]) if key[1:].isdigit() else 0)
+
+
+def _tag(connection_id: str | None) -> str:
+    """Changes when a member reconnects, without telling the others the
+    connection id itself."""
+    digest = hashlib.sha256((connection_id or "").encode()).hexdigest()
+    return digest[:10]
 
 
 def _ordering(member: Participant | RemoteMember) -> tuple[float, str]:

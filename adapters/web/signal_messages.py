@@ -2,9 +2,12 @@
 
 Anything else (not JSON, unknown types, extra or mistyped fields) is refused,
 so a socket cannot be used to smuggle data to the other side or to address
-another room: a message has no room field; its room is the socket's own.
+another room: a message has no room field; its room is the socket's own. In a
+group call a message may name its receiver (`to`); it never names its sender,
+which the server adds from the socket's own identity.
 """
 
+import re
 from typing import Any
 
 import orjson
@@ -12,6 +15,7 @@ import orjson
 MAX_SDP_LENGTH = 48 * 1024
 MAX_CANDIDATE_LENGTH = 1024
 MAX_SHORT_TEXT = 64
+_PARTICIPANT = re.compile(r"practitioner|p[1-9]")
 
 
 class BadSignal(Exception):
@@ -38,6 +42,11 @@ def _only(message: dict[str, Any], *allowed: str) -> None:
     extra = set(message) - {"type", *allowed}
     if extra:
         raise BadSignal("Nachricht enthält unerlaubte Felder.")
+    receiver = message.get("to")
+    if "to" in message and (
+        not isinstance(receiver, str) or not _PARTICIPANT.fullmatch(receiver)
+    ):
+        raise BadSignal("Nachricht nennt einen ungültigen Empfänger.")
 
 
 def _text(value: Any, limit: int, nullable: bool = False) -> None:
@@ -48,14 +57,14 @@ def _text(value: Any, limit: int, nullable: bool = False) -> None:
 
 
 def _description(message: dict[str, Any]) -> None:
-    _only(message, "sdp")
+    _only(message, "sdp", "to")
     _text(message.get("sdp"), MAX_SDP_LENGTH)
     if not message["sdp"].startswith("v=0"):
         raise BadSignal("Sitzungsbeschreibung ist ungültig.")
 
 
 def _candidate(message: dict[str, Any]) -> None:
-    _only(message, "candidate")
+    _only(message, "candidate", "to")
     candidate = message.get("candidate")
     if candidate is None:
         return
@@ -74,7 +83,7 @@ def _candidate(message: dict[str, Any]) -> None:
 
 
 def _media_state(message: dict[str, Any]) -> None:
-    _only(message, "audio", "video")
+    _only(message, "audio", "video", "to")
     if not isinstance(message.get("audio"), bool) or not isinstance(
         message.get("video"), bool
     ):
@@ -85,6 +94,12 @@ def _bare(message: dict[str, Any]) -> None:
     _only(message)
 
 
+def _mute(message: dict[str, Any]) -> None:
+    _only(message, "to")
+    if "to" not in message:
+        raise BadSignal("Nachricht nennt keinen Empfänger.")
+
+
 _CHECKS = {
     "offer": _description,
     "answer": _description,
@@ -92,4 +107,5 @@ _CHECKS = {
     "media-state": _media_state,
     "hangup": _bare,
     "ping": _bare,
+    "mute": _mute,
 }

@@ -19,8 +19,9 @@ from adapters.web.security import same_origin
 from adapters.web.signal_messages import BadSignal, parse_signal
 from application.ice_servers import IceConfigRenewal
 from domain.access_token import TokenPurpose
+from domain.appointment import Appointment
 from domain.errors import DomainError
-from domain.video_session import Role
+from domain.video_session import PRACTITIONER, Role
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,12 @@ async def patient_signaling(websocket: WebSocket) -> None:
         return
     consultations = context.runtime.consultations
     try:
-        appointment = await context.query(
-            consultations.appointment_by_token,
+        appointment, seat = await context.query(
+            consultations.seat_by_token,
             websocket.path_params["token"],
             TokenPurpose.JOIN,
         )
-        if _too_many_connects(context, appointment.id, Role.PATIENT):
+        if _too_many_connects(context, appointment.id, seat.patient_id):
             await refuse(websocket, CLOSE_TOO_MANY, TOO_MANY_CONNECTS)
             return
         participant = Participant(
@@ -81,12 +82,15 @@ async def patient_signaling(websocket: WebSocket) -> None:
             Role.PATIENT,
             appointment.id,
             connection_id=context.runtime.new_connection_id(),
+            patient_id=seat.patient_id,
+            group=appointment.is_group,
         )
         await context.command(
             consultations.patient_enters_room,
             appointment.id,
             participant.connection_id,
             context.now(),
+            seat.patient_id,
         )
     except DomainError as error:
         await refuse(websocket, _close_code(error), error.message)
@@ -94,7 +98,7 @@ async def patient_signaling(websocket: WebSocket) -> None:
 
     await websocket.accept()
     logger.info("Patient connected to room %s", appointment.id)
-    await _serve(context, participant, call_allowed=appointment.admitted_at is not None)
+    await _serve(context, participant, appointment)
 
 
 async def practitioner_signaling(websocket: WebSocket) -> None:
@@ -115,7 +119,7 @@ async def practitioner_signaling(websocket: WebSocket) -> None:
         if appointment.is_finished:
             await refuse(websocket, CLOSE_FORBIDDEN, "Dieser Termin ist beendet.")
             return
-        if _too_many_connects(context, appointment.id, Role.PRACTITIONER):
+        if _too_many_connects(context, appointment.id, PRACTITIONER):
             await refuse(websocket, CLOSE_TOO_MANY, TOO_MANY_CONNECTS)
             return
         participant = Participant(
@@ -123,6 +127,7 @@ async def practitioner_signaling(websocket: WebSocket) -> None:
             Role.PRACTITIONER,
             appointment.id,
             connection_id=context.runtime.new_connection_id(),
+            group=appointment.is_group,
         )
         await context.command(
             consultations.practitioner_enters_room,
@@ -137,11 +142,11 @@ async def practitioner_signaling(websocket: WebSocket) -> None:
 
     await websocket.accept()
     logger.info("Practitioner connected to room %s", appointment.id)
-    await _serve(context, participant, call_allowed=appointment.admitted_at is not None)
+    await _serve(context, participant, appointment)
 
 
 async def _serve(
-    context: WebContext, participant: Participant, call_allowed: bool
+    context: WebContext, participant: Participant, appointment: Appointment
 ) -> None:
     """Serves an accepted socket of a participant whose joining is recorded."""
     websocket = participant.websocket
@@ -149,10 +154,19 @@ async def _serve(
     # Before anything that starts a call, so the first connection has them.
     ice_config = IceConfigRenewal(context.runtime.settings)
     await _send_ice_config(participant, ice_config)
-    await context.rooms.enter(participant, call_allowed)
-    reason = "left"
+    admitted = tuple(
+        seat.patient_id
+        for seat in appointment.taking_part
+        if seat.admitted_at is not None
+    )
+    seated = await context.rooms.enter(
+        participant,
+        call_allowed=appointment.admitted_at is not None,
+        admitted=admitted if appointment.is_group else None,
+    )
+    reason = "left" if seated else "room full"
     try:
-        while True:
+        while seated:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
@@ -175,11 +189,12 @@ async def _serve(
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:
-        if await context.rooms.leave(participant):
+        # A member refused for a full room is recorded as gone at once.
+        if await context.rooms.leave(participant) or not seated:
             await context.command(
                 context.runtime.consultations.participant_leaves,
                 participant.appointment_id,
-                participant.role,
+                participant.key,
                 participant.connection_id,
                 reason,
                 context.now(),
@@ -220,10 +235,12 @@ async def practice_feed(websocket: WebSocket) -> None:
         context.feed.unsubscribe(practitioner_id, websocket)
 
 
-def _too_many_connects(context: WebContext, appointment_id: UUID, role: Role) -> bool:
+def _too_many_connects(
+    context: WebContext, appointment_id: UUID, participant: str
+) -> bool:
     """Reloading now and then is normal; hundreds of connections a minute are
     not, and each one is recorded."""
-    key = f"{appointment_id}:{role.value}"
+    key = f"{appointment_id}:{participant}"
     if context.room_connects.exceeded(key):
         return True
     context.room_connects.record(key)

@@ -23,14 +23,14 @@ function render(waiting) {
     link.href = entry.url;
     const name = document.createElement("strong");
     name.textContent = entry.patientName;
-    link.append(name, ` wartet – Termin ${clock(entry.startsAt)} Uhr`);
+    link.append(name, ` wartet – ${entry.group ? "Gruppentermin" : "Termin"} ${clock(entry.startsAt)} Uhr`);
     item.append(link);
     return item;
   }));
   empty.hidden = waiting.length > 0;
   document.title = waiting.length ? `(${waiting.length}) Wartezimmer · ${originalTitle}` : originalTitle;
 
-  const current = new Set(waiting.map((entry) => entry.url));
+  const current = new Set(waiting.map((entry) => `${entry.url}#${entry.patientId}`));
   const newcomers = [...current].filter((url) => !known.has(url));
   known = current;
   if (newcomers.length) announce();

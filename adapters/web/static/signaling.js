@@ -1,6 +1,6 @@
 // The signaling socket: JSON messages to and from the server.
 
-const FINAL_CLOSE_CODES = new Set([4001, 4002, 4400, 4403, 4404, 4429]);
+const FINAL_CLOSE_CODES = new Set([4001, 4002, 4400, 4403, 4404, 4410, 4429]);
 
 export function connectSignaling(path, { onMessage, onOpen, onFinalClose }) {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;

@@ -1,0 +1,196 @@
+// A group call as a full mesh: one RTCPeerConnection to every other member.
+// Media never passes the server; DTLS-SRTP encrypts each pair end to end.
+//
+// The server names the members in the call (a "peers" message). Of each pair,
+// the member ranked first (the practitioner, then p1, p2, ...) makes the
+// offer; the other answers. A member who reconnects gets a new tag, so the
+// offering side knows to connect afresh.
+
+export function rank(id) {
+  return id === "practitioner" ? 0 : Number(id.slice(1)) || 99;
+}
+
+export class MeshCall {
+  constructor({ iceServers, send, localMedia, tiles, template, describe, onTile, onModeChange }) {
+    this.iceServers = iceServers;
+    this.iceTransportPolicy = "all";
+    this.send = send;
+    this.localMedia = localMedia;
+    this.tiles = tiles;
+    this.template = template;
+    this.describe = describe || ((id) => id);
+    this.onTile = onTile || (() => {});
+    this.onModeChange = onModeChange || (() => {});
+    this.selfId = null;
+    this.mode = "p2p";
+    this.peers = new Map();
+    localMedia.onTrackReplaced = (kind, track) => this.replaceTrack(kind, track);
+    window.sprechzimmerMesh = this;
+  }
+
+  configure({ iceServers, iceTransportPolicy }) {
+    this.iceServers = iceServers;
+    this.iceTransportPolicy = iceTransportPolicy === "relay" ? "relay" : "all";
+  }
+
+  // The server's current list of members in the call.
+  async setPeers({ self, mode, peers }) {
+    this.selfId = self;
+    if (mode !== this.mode) {
+      this.mode = mode;
+      this.onModeChange(mode);
+    }
+    // Only "p2p" is served today; an "sfu" mode would connect to the media
+    // server here instead of to every member.
+    const wanted = new Map(peers.map((peer) => [peer.id, peer.tag]));
+    for (const id of [...this.peers.keys()]) {
+      if (!wanted.has(id)) this.drop(id);
+    }
+    for (const [id, tag] of wanted) {
+      const known = this.peers.get(id);
+      const offering = rank(self) < rank(id);
+      if (known && (known.tag === tag || known.tag === null)) {
+        known.tag = tag;
+        continue;
+      }
+      if (known && !offering) {
+        // Their new connection will send a new offer, which replaces ours.
+        known.tag = tag;
+        continue;
+      }
+      this.entry(id).tag = tag;
+      if (offering) await this.offer(id);
+    }
+  }
+
+  entry(id) {
+    let peer = this.peers.get(id);
+    if (!peer) {
+      peer = { tag: null, pc: null, pending: [], tile: this.addTile(id) };
+      this.peers.set(id, peer);
+    }
+    return peer;
+  }
+
+  addTile(id) {
+    const tile = this.template.content.firstElementChild.cloneNode(true);
+    tile.dataset.peer = id;
+    tile.querySelector(".tile-name").textContent = this.describe(id);
+    this.tiles.append(tile);
+    this.tiles.dataset.count = String(this.tiles.children.length);
+    this.onTile(id, tile);
+    return tile;
+  }
+
+  newConnection(id) {
+    const peer = this.entry(id);
+    peer.pc?.close();
+    const pc = new RTCPeerConnection({
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.iceTransportPolicy,
+    });
+    const stream = new MediaStream();
+    const video = peer.tile.querySelector("video");
+    video.srcObject = stream;
+    pc.addEventListener("track", (event) => {
+      stream.addTrack(event.track);
+      video.play().catch(() => {});
+    });
+    pc.addEventListener("icecandidate", (event) => {
+      this.send({ type: "candidate", to: id, candidate: event.candidate ? event.candidate.toJSON() : null });
+    });
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc === peer.pc) peer.tile.dataset.state = pc.connectionState;
+    });
+    peer.pc = pc;
+    peer.pending = [];
+    return pc;
+  }
+
+  async offer(id) {
+    const pc = this.newConnection(id);
+    for (const kind of ["audio", "video"]) {
+      const track = this.localMedia.track(kind);
+      pc.addTransceiver(track || kind, { direction: "sendrecv", streams: [this.localMedia.stream] });
+    }
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    this.send({ type: "offer", to: id, sdp: pc.localDescription.sdp });
+  }
+
+  async handle(message) {
+    const id = message.from;
+    if (!id) return;
+    if (message.type === "offer") {
+      const pc = this.newConnection(id);
+      await pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
+      for (const transceiver of pc.getTransceivers()) {
+        const track = this.localMedia.track(transceiver.receiver.track.kind);
+        transceiver.direction = "sendrecv";
+        if (track) {
+          await transceiver.sender.replaceTrack(track);
+          transceiver.sender.setStreams?.(this.localMedia.stream);
+        }
+      }
+      await this.flush(id);
+      const answer = await pc.createAnswer();
+      await pc.setLocalDescription(answer);
+      this.send({ type: "answer", to: id, sdp: pc.localDescription.sdp });
+      return;
+    }
+    const peer = this.peers.get(id);
+    if (!peer?.pc) return;
+    if (message.type === "answer") {
+      await peer.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
+      await this.flush(id);
+    } else if (message.type === "candidate" && message.candidate) {
+      if (peer.pc.remoteDescription) {
+        await peer.pc.addIceCandidate(message.candidate).catch(() => {});
+      } else {
+        peer.pending.push(message.candidate);
+      }
+    }
+  }
+
+  async flush(id) {
+    const peer = this.peers.get(id);
+    const waiting = peer.pending;
+    peer.pending = [];
+    for (const candidate of waiting) {
+      await peer.pc.addIceCandidate(candidate).catch(() => {});
+    }
+  }
+
+  showMediaState(id, { audio, video }) {
+    const tile = this.peers.get(id)?.tile;
+    if (!tile) return;
+    tile.querySelector(".muted-badge").hidden = audio;
+    tile.querySelector(".camera-badge").hidden = video;
+  }
+
+  async replaceTrack(kind, track) {
+    for (const peer of this.peers.values()) {
+      for (const transceiver of peer.pc?.getTransceivers() || []) {
+        if (transceiver.receiver.track.kind === kind) await transceiver.sender.replaceTrack(track);
+      }
+    }
+  }
+
+  drop(id) {
+    const peer = this.peers.get(id);
+    if (!peer) return;
+    this.peers.delete(id);
+    peer.pc?.close();
+    peer.tile.remove();
+    this.tiles.dataset.count = String(this.tiles.children.length);
+  }
+
+  close() {
+    for (const id of [...this.peers.keys()]) this.drop(id);
+  }
+}
+
+// The badge text for a mode; "p2p" is the only mode served so far.
+export function describeMode(mode) {
+  return mode === "p2p" ? "Peer-to-Peer · Ende-zu-Ende-verschlüsselt" : "Ende-zu-Ende-verschlüsselt";
+}
