@@ -207,6 +207,7 @@ function showSlot(transceiver) {
   }
   const tile = document.createElement("div");
   tile.className = "tile";
+  tile.hidden = true; // until the layout says whom it shows
   const label = document.createElement("p");
   label.dataset.mid = transceiver.mid;
   label.textContent = "frei";
@@ -219,7 +220,10 @@ function followLayout(slots) {
   state.slots = slots;
   for (const slot of slots) {
     const label = document.querySelector(`p[data-mid="${slot.mid}"]`);
-    if (label) label.textContent = slot.publisher_id || "frei";
+    if (label) {
+      label.textContent = slot.publisher_id || "frei";
+      label.parentElement.hidden = !slot.publisher_id;
+    }
   }
 }
 
