@@ -283,6 +283,20 @@ export class FrameEncryption {
     });
   }
 
+  // Whether the connection's video went through the worker: false when the
+  // encoder turned out frames of which the worker encrypted none, as when a
+  // transform came too late. The caller must then stop sending.
+  async encryptsWhatIsSent(pc) {
+    let encoded = 0;
+    (await pc.getStats()).forEach((entry) => {
+      if (entry.type === "outbound-rtp" && entry.kind === "video") {
+        encoded += entry.framesEncoded || 0;
+      }
+    });
+    const { sent } = await this.report();
+    return encoded === 0 || sent.video > 0;
+  }
+
   close() {
     this.worker.terminate();
   }

@@ -39,6 +39,8 @@ window.harness = {
   state,
   fingerprint: () => (keys ? keys.fingerprint() : null),
   report: () => (frames ? frames.report() : null),
+  support: () => (frames ? frames.support : null),
+  encryptsWhatIsSent: () => frames.encryptsWhatIsSent(pc),
   // Test only: the page's own sending keys, to look for them in the relay.
   rawSendingKeys: () => sentRawKeys.map(btoaBytes),
   inbound,
