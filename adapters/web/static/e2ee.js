@@ -61,8 +61,9 @@ export function fromBase64(text) {
 
 function randomKeyId(taken) {
   const id = new Uint32Array(1);
-  do crypto.getRandomValues(id);
-  while (taken === id[0]);
+  do {
+    crypto.getRandomValues(id);
+  } while (taken === id[0]);
   return id[0];
 }
 
@@ -160,6 +161,9 @@ export class CallKeys {
   // Throws when it was not sealed by that participant for this one.
   async unwrap(envelope) {
     if (envelope.to !== this.participantId) throw new Error("not sealed for me");
+    if (!Number.isInteger(envelope.keyId) || envelope.keyId < 0 || envelope.keyId >= 2 ** 32) {
+      throw new Error("not a key ID");
+    }
     const wrapping = await this.#wrappingKey(envelope.from, this.participantId);
     const raw = await crypto.subtle.decrypt(
       {
@@ -170,6 +174,7 @@ export class CallKeys {
       wrapping,
       fromBase64(envelope.wrapped),
     );
+    if (raw.byteLength !== SENDING_KEY_BYTES) throw new Error("not a sending key");
     return { publisherId: envelope.from, id: envelope.keyId, raw: new Uint8Array(raw) };
   }
 
