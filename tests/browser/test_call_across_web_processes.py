@@ -12,7 +12,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_consultation_in_browsers import frames_rise_for, wait_for_frames
-from tests.support.browser import chromium, screenshot, screenshots_on_failure
+from tests.support.browser import (
+    chromium,
+    enter_waiting_room,
+    screenshot,
+    screenshots_on_failure,
+)
 from tests.support.mailbox import Mailbox
 from tests.support.practice import PASSWORD, PracticeClient, join_link_in, soon
 from tests.support.production import fresh_database
@@ -78,15 +83,7 @@ def test_practitioner_and_patient_on_different_web_processes(
         )
         patient = patient_context.new_page()
         with screenshots_on_failure("two-processes", doctor=doctor, patient=patient):
-            patient.goto(join_link)
-            patient.get_by_text("Ich bin Erika Mustermann").click()
-            patient.get_by_text("Ich habe die").locator("..").locator("input").check()
-            patient.get_by_role("button", name="Weiter zu Kamera und Mikrofon").click()
-            patient.get_by_role("button", name="Kamera und Mikrofon freigeben").click()
-            patient.get_by_role("button", name="Ins Wartezimmer").click()
-            expect(
-                patient.get_by_role("heading", name="Sie sind im Wartezimmer")
-            ).to_be_visible()
+            enter_waiting_room(patient, join_link)
 
             # The other process recorded the arrival; this one shows it live.
             waiting = doctor.locator("#waiting-list")

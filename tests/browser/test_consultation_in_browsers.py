@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 from tests.support.browser import (
     FRAMES_DECODED,
     chromium,
+    enter_waiting_room,
     screenshot,
     screenshots_on_failure,
 )
@@ -81,15 +82,7 @@ def test_patient_is_invited_waits_is_admitted_and_both_see_each_other(
         )
         patient = patient_context.new_page()
         with screenshots_on_failure("consultation", doctor=doctor, patient=patient):
-            patient.goto(join_link)
-            patient.get_by_text("Ich bin Erika Mustermann").click()
-            patient.get_by_text("Ich habe die").locator("..").locator("input").check()
-            patient.get_by_role("button", name="Weiter zu Kamera und Mikrofon").click()
-            patient.get_by_role("button", name="Kamera und Mikrofon freigeben").click()
-            patient.get_by_role("button", name="Ins Wartezimmer").click()
-            expect(
-                patient.get_by_role("heading", name="Sie sind im Wartezimmer")
-            ).to_be_visible()
+            enter_waiting_room(patient, join_link)
             screenshot(patient, "patient-waiting-room")
 
             # The calendar shows the waiting patient without a reload.

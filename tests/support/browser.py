@@ -84,3 +84,19 @@ def screenshots_on_failure(name: str, **pages: Page) -> Iterator[None]:
             with suppress(Exception):
                 screenshot(page, f"FAILED-{name}-{role}")
         raise
+
+
+def enter_waiting_room(patient: Page, join_link: str) -> None:
+    """The patient's way in, as Erika Mustermann: the join link, consent,
+    camera and microphone, then the waiting room."""
+    from playwright.sync_api import expect
+
+    patient.goto(join_link)
+    patient.get_by_text("Ich bin Erika Mustermann").click()
+    patient.get_by_text("Ich habe die").locator("..").locator("input").check()
+    patient.get_by_role("button", name="Weiter zu Kamera und Mikrofon").click()
+    patient.get_by_role("button", name="Kamera und Mikrofon freigeben").click()
+    patient.get_by_role("button", name="Ins Wartezimmer").click()
+    expect(
+        patient.get_by_role("heading", name="Sie sind im Wartezimmer")
+    ).to_be_visible()
