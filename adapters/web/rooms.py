@@ -15,10 +15,22 @@ there (`roster`) and every member in the call whom to connect to (`peers`):
 of each pair, the member ranked first (the practitioner, then p1, p2, ...)
 makes the offer.
 
+From the threshold on (five members by default) a group call's media goes
+through this process's SFU instead (adapters.web.sfu_rooms): `peers` then
+says mode "sfu", each browser sends one `sfu-offer` and gets an `sfu-answer`
+and, whenever someone comes or goes, a new `layout` of its receiving slots.
+The browsers encrypt their frames end to end and exchange the keys among
+themselves (`e2ee-public-key`, `e2ee-key`), which the server relays like any
+addressed message without being able to open them. Below the threshold the
+call falls back to the mesh, without anyone rejoining.
+
 The two may be connected to different web processes. A hub holds only the
 sockets of its own process and learns about the other members of a room from
 the envelopes the other hubs send over the room bus (see
 adapters.web.room_envelopes); what a browser sees is the same either way.
+Known limit: the SFU rooms of one process are not reachable from another, so
+a group whose members are spread over several web processes stays a mesh
+whatever its size.
 """
 
 import asyncio
@@ -45,6 +57,7 @@ from adapters.web.room_envelopes import (
     SIGNAL,
     Envelope,
 )
+from adapters.web.sfu_rooms import MediaServer, SfuRefused, SlotLayout
 from domain.patient_seat import FIRST_PATIENT
 from domain.video_session import PRACTITIONER, Role, participant_key
 
@@ -72,12 +85,14 @@ SFU = "sfu"
 RESYNC_GRACE_SECONDS = 3.0
 
 
-def media_mode(members: int) -> str:
-    """How media flows in a call of this many members. Today every call is a
-    mesh of direct connections. From five members on, media is to go through
-    the SFU (adapters.media.sfu) instead; choosing SFU belongs here, once that
-    server exists, and browsers already learn the mode with every `peers`."""
-    return P2P
+SFU_THRESHOLD = 5
+
+
+def media_mode(members: int, threshold: int = SFU_THRESHOLD) -> str:
+    """How media flows in a call of this many members: a mesh of direct
+    connections, or from the threshold on through the SFU, since every
+    browser of a mesh sends its video once per other member."""
+    return SFU if members >= threshold else P2P
 
 
 @dataclass(eq=False)
@@ -129,6 +144,12 @@ class Room:
     admitted: set[str] = field(default_factory=set)
     members: dict[str, Participant] = field(default_factory=dict)
     remote: dict[str, RemoteMember] = field(default_factory=dict)
+    mode: str = P2P
+    #: Members with a connection to the SFU (or an offer on its way there),
+    #: by the signaling connection that made it.
+    sfu_members: dict[str, str] = field(default_factory=dict)
+    #: Counts the SFU's layouts, so a browser can drop one that arrives late.
+    layout_seq: int = 0
 
     @property
     def call_allowed(self) -> bool:
@@ -161,6 +182,8 @@ class RoomHub:
         self,
         bus: RoomBus | None = None,
         resync_grace_seconds: float = RESYNC_GRACE_SECONDS,
+        sfu: MediaServer | None = None,
+        sfu_threshold: int = SFU_THRESHOLD,
     ) -> None:
         self.process_id = uuid.uuid4().hex
         self.bus: RoomBus = bus if bus is not None else LocalRoomBus()
@@ -168,6 +191,8 @@ class RoomHub:
         self._rooms: dict[UUID, Room] = {}
         self._resync_grace_seconds = resync_grace_seconds
         self._sweep: asyncio.Task[None] | None = None
+        self.sfu = sfu
+        self.sfu_threshold = sfu_threshold
 
     def room(self, appointment_id: UUID) -> Room | None:
         return self._rooms.get(appointment_id)
@@ -275,6 +300,8 @@ class RoomHub:
         key = sender.key
         if room is None or room.members.get(key) is not sender:
             return False
+        if message["type"] == "sfu-offer":
+            return await self._join_sfu(room, sender, message["sdp"])
         outgoing = dict(message)
         receiver_key = outgoing.pop("to", None)
         if room.group and receiver_key is None and outgoing["type"] == "media-state":
@@ -493,6 +520,7 @@ class RoomHub:
         for member in list(room.members.values()):
             await member.send({"type": "ended"})
             await member.close(CLOSE_ENDED, ENDED_REASON)
+        await self._close_sfu(room)
 
     async def _announce_presence(self, room: Room) -> None:
         practitioner = room.members.get(PRACTITIONER)
@@ -529,8 +557,13 @@ class RoomHub:
         in_call = sorted(
             (key for key in room.member_keys() if room.in_call(key)), key=_rank
         )
-        mode = media_mode(len(in_call))
-        for key, member in room.members.items():
+        mode = self._mode_of(room, in_call)
+        if mode == P2P and room.mode == SFU:
+            await self._close_sfu(room)
+        room.mode = mode
+        if mode == SFU:
+            await self._let_go_of_the_gone(room)
+        for key, member in list(room.members.items()):
             if key not in in_call:
                 continue
             await member.send(
@@ -545,6 +578,83 @@ class RoomHub:
                     ],
                 }
             )
+
+    # The SFU
+
+    def _mode_of(self, room: Room, in_call: list[str]) -> str:
+        if self.sfu is None or any(key in room.remote for key in in_call):
+            return P2P
+        return media_mode(len(in_call), self.sfu_threshold)
+
+    async def _join_sfu(self, room: Room, sender: Participant, sdp: str) -> bool:
+        """Answers a member's offer to the SFU (a new one replaces the old);
+        the others learn the new layout."""
+        key = sender.key
+        if self.sfu is None or room.mode != SFU or not room.in_call(key):
+            return False
+        room_id = str(room.appointment_id)
+        if key in room.sfu_members:
+            await self.sfu.leave(room_id, key)
+        room.sfu_members[key] = sender.connection_id
+        try:
+            answer, layout = await self.sfu.join(room_id, key, sdp)
+        except SfuRefused as error:
+            logger.info("The SFU refused an offer in room %s: %s", room_id, error)
+            if room.sfu_members.get(key) == sender.connection_id:
+                del room.sfu_members[key]
+            return False
+        room.layout_seq += 1
+        seq = room.layout_seq
+        if room.mode != SFU or room.members.get(key) is not sender:
+            # The call fell back to a mesh, or the member left, meanwhile.
+            if room.mode != SFU:
+                await self.sfu.close_room(room_id)
+            else:
+                await self._leave_sfu(room, key)
+            return False
+        await sender.send(
+            {
+                "type": "sfu-answer",
+                "sdp": answer,
+                "slots": layout.get(key, []),
+                "seq": seq,
+            }
+        )
+        await self._send_layout(room, layout, seq, but=key)
+        return True
+
+    async def _let_go_of_the_gone(self, room: Room) -> None:
+        for key, connection_id in list(room.sfu_members.items()):
+            member = room.members.get(key)
+            if (
+                member is None
+                or member.connection_id != connection_id
+                or not room.in_call(key)
+            ):
+                await self._leave_sfu(room, key)
+
+    async def _leave_sfu(self, room: Room, key: str) -> None:
+        if self.sfu is None or room.sfu_members.pop(key, None) is None:
+            return
+        layout = await self.sfu.leave(str(room.appointment_id), key)
+        room.layout_seq += 1
+        await self._send_layout(room, layout, room.layout_seq, but=key)
+
+    async def _send_layout(
+        self, room: Room, layout: SlotLayout, seq: int, but: str
+    ) -> None:
+        for other in list(room.sfu_members):
+            member = room.members.get(other)
+            if other != but and member is not None and other in layout:
+                await member.send(
+                    {"type": "layout", "slots": layout[other], "seq": seq}
+                )
+
+    async def _close_sfu(self, room: Room) -> None:
+        had_members = bool(room.sfu_members)
+        room.sfu_members.clear()
+        if self.sfu is not None and (had_members or room.mode == SFU):
+            await self.sfu.close_room(str(room.appointment_id))
 
 
 def _may_send(room: Room, sender: str, receiver: str, message: dict[str, Any]) -> bool:
