@@ -1,0 +1,220 @@
+"""A group of five in real browsers: four talk in a mesh; when the fifth is
+let in, everyone moves to the SFU on the same page, with every frame
+encrypted end to end and the same security code on every screen; when one
+hangs up, the four go back to the mesh."""
+
+import re
+import time
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.support.browser import chromium, screenshot, screenshots_on_failure
+from tests.support.mailbox import Mailbox
+from tests.support.practice import PASSWORD, PracticeClient, join_link_in, soon
+from tests.support.server import RunningServer
+
+pytestmark = pytest.mark.browser
+
+PATIENTS = {
+    "p1": ("Erika Mustermann", "erika@example.test"),
+    "p2": ("Jonas Beispiel", "jonas@example.test"),
+    "p3": ("Mira Muster", "mira@example.test"),
+    "p4": ("Paul Probe", "paul@example.test"),
+}
+P2P_BADGE = "Peer-to-Peer · Ende-zu-Ende-verschlüsselt"
+SFU_BADGE = "SFU · Ende-zu-Ende-verschlüsselt"
+SECURITY_CODE = re.compile(r"^\d{5}( \d{5}){5}$")
+
+# Five pages share two cores: the fake camera at a small size.
+SMALL_CAMERA = """
+const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = (constraints) => {
+  if (constraints && constraints.video) {
+    const chosen = typeof constraints.video === "object" ? constraints.video : {};
+    constraints = {
+      ...constraints,
+      video: { ...chosen, width: 320, height: 240, frameRate: 15 },
+    };
+  }
+  return original(constraints);
+};
+"""
+
+
+def frames(page: Page) -> dict[str, int]:
+    found: dict[str, Any] = page.evaluate(
+        "() => window.sprechzimmerMesh ? window.sprechzimmerMesh.framesDecoded() : {}"
+    )
+    return {key: int(value) for key, value in found.items()}
+
+
+def mode_of(page: Page) -> str:
+    return str(page.evaluate("() => window.sprechzimmerMesh.mode"))
+
+
+def wait_until_everyone_is_seen(
+    pages: dict[str, Page], mode: str, timeout: float = 60
+) -> dict[str, dict[str, int]]:
+    """Waits until every page, in this mode, decodes video from every other."""
+    deadline = time.monotonic() + timeout
+    seen: dict[str, dict[str, int]] = {}
+    while time.monotonic() < deadline:
+        seen = {who: frames(page) for who, page in pages.items()}
+        if all(mode_of(page) == mode for page in pages.values()) and all(
+            set(seen[who]) == set(pages) - {who}
+            and all(count > 0 for count in seen[who].values())
+            for who in pages
+        ):
+            return seen
+        time.sleep(0.5)
+    raise AssertionError(f"not everyone sees everyone in {mode}: {seen}")
+
+
+def assert_video_keeps_flowing(
+    pages: dict[str, Page], seen: dict[str, dict[str, int]]
+) -> None:
+    time.sleep(2)
+    later = {who: frames(page) for who, page in pages.items()}
+    for who in pages:
+        for other, count in seen[who].items():
+            assert later[who][other] > count, (who, other, seen, later)
+
+
+def mail_to(mailbox: Mailbox, address: str) -> EmailMessage:
+    return mailbox.wait_for(lambda m: address in str(m["To"]))
+
+
+def patient_joins(context: BrowserContext, link: str, name: str) -> Page:
+    page = context.new_page()
+    page.goto(link)
+    page.get_by_text(f"Ich bin {name}").click()
+    page.get_by_text("Ich habe die").locator("..").locator("input").check()
+    page.get_by_role("button", name="Weiter zu Kamera und Mikrofon").click()
+    page.get_by_role("button", name="Kamera und Mikrofon freigeben").click()
+    page.get_by_role("button", name="Ins Wartezimmer").click()
+    expect(page.get_by_role("heading", name="Sie sind im Wartezimmer")).to_be_visible()
+    return page
+
+
+@pytest.fixture
+def sfu_server(tmp_path: Any, mailbox: Mailbox) -> Any:
+    running = RunningServer(
+        tmp_path / "data",
+        smtp_url=mailbox.url,
+        SPRECHZIMMER_SFU_LOOPBACK_ONLY="1",
+        SPRECHZIMMER_SFU_THRESHOLD="5",
+    ).start()
+    yield running
+    running.stop()
+    print("---- server output ----\n" + running.log)
+
+
+def test_the_fifth_member_moves_the_call_to_the_sfu_and_a_leave_moves_it_back(
+    sfu_server: RunningServer, mailbox: Mailbox
+) -> None:
+    server = sfu_server
+    practice = PracticeClient(server)
+    practice.set_up()
+    fields: dict[str, str] = {}
+    for number, key in enumerate(("p2", "p3", "p4"), start=2):
+        fields[f"patient_name_{number}"] = PATIENTS[key][0]
+        fields[f"patient_email_{number}"] = PATIENTS[key][1]
+    response = practice.schedule(
+        patient_name=PATIENTS["p1"][0],
+        patient_email=PATIENTS["p1"][1],
+        starts=soon(minutes=5),
+        duration=60,
+        **fields,
+    )
+    assert response.status_code == 303
+    links = {
+        key: join_link_in(mail_to(mailbox, address))
+        for key, (_, address) in PATIENTS.items()
+    }
+
+    with chromium() as browser:
+        contexts = {}
+        for who in ("practitioner", *PATIENTS):
+            contexts[who] = browser.new_context(
+                locale="de-DE", viewport={"width": 800, "height": 700}
+            )
+            contexts[who].grant_permissions(
+                ["camera", "microphone"], origin=server.base_url
+            )
+            contexts[who].add_init_script(SMALL_CAMERA)
+        doctor = contexts["practitioner"].new_page()
+        doctor.goto(f"{server.base_url}/anmelden")
+        doctor.get_by_label("E-Mail-Adresse").fill("weber@praxis.test")
+        doctor.get_by_label("Passwort").fill(PASSWORD)
+        doctor.get_by_role("button", name="Anmelden").click()
+        expect(doctor.get_by_role("heading", name="Videotermin planen")).to_be_visible()
+
+        patients = {
+            key: patient_joins(contexts[key], links[key], name)
+            for key, (name, _) in PATIENTS.items()
+        }
+        pages = {"practitioner": doctor, **patients}
+        with screenshots_on_failure("group-call-sfu", **pages):
+            waiting = doctor.locator("#waiting-list")
+            for name, _ in PATIENTS.values():
+                expect(waiting).to_contain_text(name, timeout=10_000)
+            waiting.get_by_role("link").first.click()
+            rows = doctor.locator("#group-patients")
+            for key in PATIENTS:
+                expect(
+                    rows.locator(f"tr[data-patient={key}] .patient-state")
+                ).to_have_text("wartet", timeout=10_000)
+
+            # Four in the call: a mesh.
+            for key in ("p1", "p2", "p3"):
+                rows.locator(f"tr[data-patient={key}] .admit-choice").check()
+            doctor.get_by_role("button", name="Ausgewählte eintreten lassen").click()
+            four = {who: page for who, page in pages.items() if who != "p4"}
+            wait_until_everyone_is_seen(four, "p2p")
+            for page in four.values():
+                expect(page.locator("#security-text")).to_have_text(P2P_BADGE)
+                # Marks this very page: a reload or a new page would lose it.
+                page.evaluate("() => { window.sameCallPage = true; }")
+
+            # The fifth comes in: everyone on the same page goes through the SFU.
+            doctor.get_by_role("button", name="Alle Wartenden eintreten lassen").click()
+            seen = wait_until_everyone_is_seen(pages, "sfu", timeout=90)
+            assert_video_keeps_flowing(pages, seen)
+            for who, page in pages.items():
+                expect(page.locator("#security-text")).to_have_text(SFU_BADGE)
+                expect(page.locator("#tiles .tile")).to_have_count(5)
+                if who != "p4":
+                    assert page.evaluate("() => window.sameCallPage === true")
+                assert page.evaluate(
+                    "() => window.sprechzimmerMesh.sfu.encryptsWhatIsSent()"
+                )
+            codes = set()
+            for page in pages.values():
+                expect(page.locator("#security-code")).to_be_visible()
+                expect(page.locator("#fingerprint")).to_have_text(
+                    SECURITY_CODE, timeout=10_000
+                )
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                codes = {
+                    page.locator("#fingerprint").inner_text() for page in pages.values()
+                }
+                if len(codes) == 1:
+                    break
+                time.sleep(0.3)
+            assert len(codes) == 1, codes
+            screenshot(doctor, "group-sfu-practitioner")
+            screenshot(patients["p1"], "group-sfu-patient")
+
+            # Paul hangs up: four again, a mesh again, video again.
+            patients["p4"].get_by_role("button", name="Auflegen").click()
+            seen = wait_until_everyone_is_seen(four, "p2p", timeout=60)
+            assert_video_keeps_flowing(four, seen)
+            for page in four.values():
+                expect(page.locator("#security-text")).to_have_text(P2P_BADGE)
+                expect(page.locator("#security-code")).to_be_hidden()
+                expect(page.locator("#tiles .tile")).to_have_count(4)
+                assert page.evaluate("() => window.sameCallPage === true")
