@@ -5,11 +5,14 @@ hangs up, the four go back to the mesh."""
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from tests.support.browser import chromium, screenshot, screenshots_on_failure
 from tests.support.mailbox import Mailbox
@@ -99,23 +102,21 @@ def patient_joins(context: BrowserContext, link: str, name: str) -> Page:
     return page
 
 
-@pytest.fixture
-def sfu_server(tmp_path: Any, mailbox: Mailbox) -> Any:
-    running = RunningServer(
+def server_with_threshold(tmp_path: Path, mailbox: Mailbox, threshold: int) -> Any:
+    return RunningServer(
         tmp_path / "data",
         smtp_url=mailbox.url,
         SPRECHZIMMER_SFU_LOOPBACK_ONLY="1",
-        SPRECHZIMMER_SFU_THRESHOLD="5",
-    ).start()
-    yield running
-    running.stop()
-    print("---- server output ----\n" + running.log)
+        SPRECHZIMMER_SFU_THRESHOLD=str(threshold),
+    )
 
 
-def test_the_fifth_member_moves_the_call_to_the_sfu_and_a_leave_moves_it_back(
-    sfu_server: RunningServer, mailbox: Mailbox
-) -> None:
-    server = sfu_server
+@contextmanager
+def five_in_the_waiting_room(
+    server: RunningServer, mailbox: Mailbox
+) -> Iterator[tuple[dict[str, Page], Locator]]:
+    """The practitioner at the group's room, four patients waiting; yields the
+    pages and the practitioner's patient list."""
     practice = PracticeClient(server)
     practice.set_up()
     fields: dict[str, str] = {}
@@ -167,6 +168,35 @@ def test_the_fifth_member_moves_the_call_to_the_sfu_and_a_leave_moves_it_back(
                 expect(
                     rows.locator(f"tr[data-patient={key}] .patient-state")
                 ).to_have_text("wartet", timeout=10_000)
+            yield pages, rows
+
+
+def assert_one_security_code(pages: dict[str, Page]) -> str:
+    for page in pages.values():
+        expect(page.locator("#security-code")).to_be_visible()
+        expect(page.locator("#fingerprint")).to_have_text(SECURITY_CODE, timeout=10_000)
+    codes: set[str] = set()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        codes = {page.locator("#fingerprint").inner_text() for page in pages.values()}
+        if len(codes) == 1:
+            break
+        time.sleep(0.3)
+    assert len(codes) == 1, codes
+    return codes.pop()
+
+
+def sending_key_id(page: Page) -> int:
+    return int(page.evaluate("() => window.sprechzimmerMesh.frames.sendingKeyInUse.id"))
+
+
+def test_the_fifth_member_moves_the_call_to_the_sfu_and_a_leave_moves_it_back(
+    tmp_path: Path, mailbox: Mailbox
+) -> None:
+    server = server_with_threshold(tmp_path, mailbox, threshold=5).start()
+    try:
+        with five_in_the_waiting_room(server, mailbox) as (pages, rows):
+            doctor = pages["practitioner"]
 
             # Four in the call: a mesh.
             for key in ("p1", "p2", "p3"):
@@ -191,26 +221,12 @@ def test_the_fifth_member_moves_the_call_to_the_sfu_and_a_leave_moves_it_back(
                 assert page.evaluate(
                     "() => window.sprechzimmerMesh.sfu.encryptsWhatIsSent()"
                 )
-            codes = set()
-            for page in pages.values():
-                expect(page.locator("#security-code")).to_be_visible()
-                expect(page.locator("#fingerprint")).to_have_text(
-                    SECURITY_CODE, timeout=10_000
-                )
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                codes = {
-                    page.locator("#fingerprint").inner_text() for page in pages.values()
-                }
-                if len(codes) == 1:
-                    break
-                time.sleep(0.3)
-            assert len(codes) == 1, codes
+            assert_one_security_code(pages)
             screenshot(doctor, "group-sfu-practitioner")
-            screenshot(patients["p1"], "group-sfu-patient")
+            screenshot(pages["p1"], "group-sfu-patient")
 
             # Paul hangs up: four again, a mesh again, video again.
-            patients["p4"].get_by_role("button", name="Auflegen").click()
+            pages["p4"].get_by_role("button", name="Auflegen").click()
             seen = wait_until_everyone_is_seen(four, "p2p", timeout=60)
             assert_video_keeps_flowing(four, seen)
             for page in four.values():
@@ -218,3 +234,46 @@ def test_the_fifth_member_moves_the_call_to_the_sfu_and_a_leave_moves_it_back(
                 expect(page.locator("#security-code")).to_be_hidden()
                 expect(page.locator("#tiles .tile")).to_have_count(4)
                 assert page.evaluate("() => window.sameCallPage === true")
+    finally:
+        server.stop()
+        print("---- server output ----\n" + server.log)
+
+
+def test_in_the_sfu_a_newcomer_gets_the_keys_and_who_leaves_is_locked_out(
+    tmp_path: Path, mailbox: Mailbox
+) -> None:
+    server = server_with_threshold(tmp_path, mailbox, threshold=4).start()
+    try:
+        with five_in_the_waiting_room(server, mailbox) as (pages, rows):
+            doctor = pages["practitioner"]
+            four = {who: page for who, page in pages.items() if who != "p1"}
+
+            # Four are enough for the SFU here; the fifth joins it directly.
+            for key in ("p2", "p3", "p4"):
+                rows.locator(f"tr[data-patient={key}] .admit-choice").check()
+            doctor.get_by_role("button", name="Ausgewählte eintreten lassen").click()
+            wait_until_everyone_is_seen(four, "sfu", timeout=90)
+            doctor.get_by_role("button", name="Alle Wartenden eintreten lassen").click()
+            seen = wait_until_everyone_is_seen(pages, "sfu", timeout=90)
+            assert_video_keeps_flowing(pages, seen)
+            code_of_five = assert_one_security_code(pages)
+            keys_before = {who: sending_key_id(page) for who, page in four.items()}
+
+            # Erika leaves: the four stay in the SFU and take new keys.
+            pages["p1"].get_by_role("button", name="Auflegen").click()
+            seen = wait_until_everyone_is_seen(four, "sfu", timeout=60)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                keys_after = {who: sending_key_id(p) for who, p in four.items()}
+                if all(keys_after[who] != keys_before[who] for who in four):
+                    break
+                time.sleep(0.3)
+            assert all(keys_after[who] != keys_before[who] for who in four)
+            assert_video_keeps_flowing(four, seen)
+            for page in four.values():
+                expect(page.locator("#security-text")).to_have_text(SFU_BADGE)
+                expect(page.locator("#tiles .tile")).to_have_count(4)
+            assert assert_one_security_code(four) != code_of_five
+    finally:
+        server.stop()
+        print("---- server output ----\n" + server.log)
