@@ -175,20 +175,53 @@ async def test_an_sfu_offer_in_a_mesh_call_or_a_refused_one_is_answered_by_nobod
     assert "sfu-answer" not in socket_of(members["p1"]).types()
 
 
-async def test_without_an_sfu_or_across_processes_a_large_call_stays_a_mesh():
+async def test_without_an_sfu_a_large_call_stays_a_mesh():
     appointment_id = uuid.uuid4()
     hub = RoomHub()
     members = await call_of(hub, appointment_id, FIVE)
     assert last_of(members["p1"], "peers")["mode"] == "p2p"
 
+
+async def test_members_on_another_process_join_the_sfu_of_the_first_process():
+    appointment_id = uuid.uuid4()
     bus = LocalRoomBus()
-    here, there = RoomHub(bus, sfu=FakeSfu()), RoomHub(bus, sfu=FakeSfu())
-    other_id = uuid.uuid4()
-    near = await call_of(here, other_id, FIVE[:4])
-    far = member(other_id, "p4")
-    await there.enter(far, call_allowed=False, admitted=("p4",))
-    assert last_of(near["p1"], "peers")["mode"] == "p2p"
-    assert last_of(far, "peers")["mode"] == "p2p"
+    sfus = {"here": FakeSfu(), "there": FakeSfu()}
+    hubs = {name: RoomHub(bus, sfu=sfu) for name, sfu in sfus.items()}
+    first = min(hubs, key=lambda name: hubs[name].process_id)
+    second = "there" if first == "here" else "here"
+    members = await call_of(hubs[first], appointment_id, FIVE[:3])
+    for key in ("p3", "p4"):
+        members[key] = member(appointment_id, key)
+        await hubs[second].enter(members[key], call_allowed=False, admitted=(key,))
+    peers = {key: last_of(m, "peers") for key, m in members.items()}
+    assert {p["mode"] for p in peers.values()} == {"sfu"}
+    assert len({p["sfu"] for p in peers.values()}) == 1
+
+    for participant in members.values():
+        await (hubs[first] if participant.key in FIVE[:3] else hubs[second]).relay(
+            participant, {"type": "sfu-offer", "sdp": SDP}
+        )
+    room_id = str(appointment_id)
+    assert sfus[first].rooms[room_id] == set(FIVE)
+    assert room_id not in sfus[second].rooms
+    answer = last_of(members["p4"], "sfu-answer")
+    assert {s["publisher_id"] for s in answer["slots"]} == set(FIVE) - {"p4"}
+    assert len(last_of(members["p3"], "layout")["slots"]) == 4
+
+    # Everyone on the first process leaves but one: the second takes over.
+    await hubs[first].leave(members["p1"])
+    await hubs[first].leave(members["p2"])
+    for key in ("p5", "p6", "p7"):
+        await hubs[second].enter(
+            member(appointment_id, key), call_allowed=False, admitted=(key,)
+        )
+    assert last_of(members["p3"], "peers")["sfu"] == peers["p3"]["sfu"]
+    await hubs[first].leave(members["practitioner"])
+    moved = last_of(members["p3"], "peers")
+    assert moved["mode"] == "sfu" and moved["sfu"] != peers["p3"]["sfu"]
+    assert room_id not in sfus[first].rooms
+    await hubs[second].relay(members["p3"], {"type": "sfu-offer", "sdp": SDP})
+    assert sfus[second].rooms[room_id] == {"p3"}
 
 
 async def test_keys_go_sealed_to_the_member_named_and_say_who_sent_them():

@@ -60,14 +60,14 @@ export class MeshCall {
     return this.run(() => this.followPeers(message));
   }
 
-  async followPeers({ self, mode, peers }) {
+  async followPeers({ self, mode, sfu, peers }) {
     this.selfId = self;
     const wanted = new Map(peers.map((peer) => [peer.id, peer.tag]));
     for (const id of [...this.peers.keys()]) {
       if (!wanted.has(id)) this.drop(id);
     }
     if (mode === "sfu") {
-      await this.followPeersThroughSfu(wanted);
+      await this.followPeersThroughSfu(wanted, sfu);
       return;
     }
     if (this.mode !== mode) {
@@ -92,11 +92,14 @@ export class MeshCall {
     }
   }
 
-  async followPeersThroughSfu(wanted) {
-    const switching = this.mode !== "sfu";
+  async followPeersThroughSfu(wanted, server) {
+    // Another web process's SFU took over the call: offer to that one.
+    const moving = this.sfu !== null && this.sfu.server !== server;
+    const switching = this.mode !== "sfu" || moving;
+    if (moving) this.leaveSfu();
     if (switching) {
+      if (this.mode !== "sfu") this.onModeChange("sfu");
       this.mode = "sfu";
-      this.onModeChange("sfu");
       for (const peer of this.peers.values()) {
         peer.pc?.close();
         peer.pc = null;
@@ -112,6 +115,7 @@ export class MeshCall {
     }
     if (switching) {
       this.sfu = new SfuSession(this);
+      this.sfu.server = server;
       await this.sfu.start();
       return;
     }
