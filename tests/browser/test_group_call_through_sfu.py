@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
@@ -17,6 +18,7 @@ from playwright.sync_api import BrowserContext, Locator, Page, expect
 from tests.support.browser import chromium, screenshot, screenshots_on_failure
 from tests.support.mailbox import Mailbox
 from tests.support.practice import PASSWORD, PracticeClient, join_link_in, soon
+from tests.support.production import fresh_database
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.browser
@@ -102,21 +104,29 @@ def patient_joins(context: BrowserContext, link: str, name: str) -> Page:
     return page
 
 
-def server_with_threshold(tmp_path: Path, mailbox: Mailbox, threshold: int) -> Any:
+def server_with_threshold(
+    tmp_path: Path, mailbox: Mailbox, threshold: int, **env: str
+) -> Any:
     return RunningServer(
         tmp_path / "data",
         smtp_url=mailbox.url,
         SPRECHZIMMER_SFU_LOOPBACK_ONLY="1",
         SPRECHZIMMER_SFU_THRESHOLD=str(threshold),
+        **env,
     )
 
 
 @contextmanager
 def five_in_the_waiting_room(
-    server: RunningServer, mailbox: Mailbox
+    server: RunningServer,
+    mailbox: Mailbox,
+    patients_server: dict[str, RunningServer] | None = None,
 ) -> Iterator[tuple[dict[str, Page], Locator]]:
-    """The practitioner at the group's room, four patients waiting; yields the
-    pages and the practitioner's patient list."""
+    """The practitioner at the group's room, four patients waiting (each on
+    the server named for it, or the practitioner's); yields the pages and the
+    practitioner's patient list."""
+    served_by = {who: server for who in ("practitioner", *PATIENTS)}
+    served_by.update(patients_server or {})
     practice = PracticeClient(server)
     practice.set_up()
     fields: dict[str, str] = {}
@@ -132,7 +142,8 @@ def five_in_the_waiting_room(
     )
     assert response.status_code == 303
     links = {
-        key: join_link_in(mail_to(mailbox, address))
+        key: served_by[key].base_url
+        + urlsplit(join_link_in(mail_to(mailbox, address))).path
         for key, (_, address) in PATIENTS.items()
     }
 
@@ -143,7 +154,7 @@ def five_in_the_waiting_room(
                 locale="de-DE", viewport={"width": 800, "height": 700}
             )
             contexts[who].grant_permissions(
-                ["camera", "microphone"], origin=server.base_url
+                ["camera", "microphone"], origin=served_by[who].base_url
             )
             contexts[who].add_init_script(SMALL_CAMERA)
         doctor = contexts["practitioner"].new_page()
@@ -277,3 +288,39 @@ def test_in_the_sfu_a_newcomer_gets_the_keys_and_who_leaves_is_locked_out(
     finally:
         server.stop()
         print("---- server output ----\n" + server.log)
+
+
+def test_members_on_two_web_processes_meet_in_one_sfu(
+    tmp_path: Path, mailbox: Mailbox
+) -> None:
+    with fresh_database() as database_url:
+        servers = [
+            server_with_threshold(
+                tmp_path, mailbox, threshold=5, SPRECHZIMMER_DATABASE_URL=database_url
+            ).start()
+            for _ in range(2)
+        ]
+        try:
+            first, second = servers
+            elsewhere = {key: second for key in ("p2", "p3", "p4")}
+            with five_in_the_waiting_room(first, mailbox, elsewhere) as (pages, _rows):
+                pages["practitioner"].get_by_role(
+                    "button", name="Alle Wartenden eintreten lassen"
+                ).click()
+                seen = wait_until_everyone_is_seen(pages, "sfu", timeout=90)
+                assert_video_keeps_flowing(pages, seen)
+                assert_one_security_code(pages)
+                # One SFU for the call, on one of the two processes.
+                opened = [s for s in servers if "Opened SFU room" in s.log]
+                assert len(opened) == 1, [s.log for s in servers]
+
+                pages["p4"].get_by_role("button", name="Auflegen").click()
+                four = {who: page for who, page in pages.items() if who != "p4"}
+                seen = wait_until_everyone_is_seen(four, "p2p", timeout=60)
+                assert_video_keeps_flowing(four, seen)
+        finally:
+            for server in servers:
+                server.stop()
+                print(f"---- {server.base_url} ----\n{server.log}")
+        for server in servers:
+            assert "Traceback" not in server.log, server.log
