@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
+from tests.browser.test_sfu_e2ee import REFUSAL, WITHOUT_FRAME_ACCESS
 from tests.support.browser import chromium, screenshot, screenshots_on_failure
 from tests.support.mailbox import Mailbox
 from tests.support.practice import PASSWORD, PracticeClient, join_link_in, soon
@@ -121,6 +122,7 @@ def five_in_the_waiting_room(
     server: RunningServer,
     mailbox: Mailbox,
     patients_server: dict[str, RunningServer] | None = None,
+    init_scripts: dict[str, str] | None = None,
 ) -> Iterator[tuple[dict[str, Page], Locator]]:
     """The practitioner at the group's room, four patients waiting (each on
     the server named for it, or the practitioner's); yields the pages and the
@@ -157,6 +159,8 @@ def five_in_the_waiting_room(
                 ["camera", "microphone"], origin=served_by[who].base_url
             )
             contexts[who].add_init_script(SMALL_CAMERA)
+            if init_scripts and who in init_scripts:
+                contexts[who].add_init_script(init_scripts[who])
         doctor = contexts["practitioner"].new_page()
         doctor.goto(f"{server.base_url}/anmelden")
         doctor.get_by_label("E-Mail-Adresse").fill("weber@praxis.test")
@@ -324,3 +328,42 @@ def test_members_on_two_web_processes_meet_in_one_sfu(
                 print(f"---- {server.base_url} ----\n{server.log}")
         for server in servers:
             assert "Traceback" not in server.log, server.log
+
+
+def test_a_browser_that_cannot_encrypt_is_told_so_and_sends_nothing_to_the_sfu(
+    tmp_path: Path, mailbox: Mailbox
+) -> None:
+    server = server_with_threshold(tmp_path, mailbox, threshold=3).start()
+    try:
+        scripts = {"p1": WITHOUT_FRAME_ACCESS}
+        with five_in_the_waiting_room(server, mailbox, init_scripts=scripts) as (
+            pages,
+            rows,
+        ):
+            for key in ("p1", "p2"):
+                rows.locator(f"tr[data-patient={key}] .admit-choice").check()
+            pages["practitioner"].get_by_role(
+                "button", name="Ausgewählte eintreten lassen"
+            ).click()
+            refused = pages["p1"]
+            expect(refused.locator("#e2ee-refusal")).to_have_text(REFUSAL)
+            expect(refused.locator("#security-text")).to_have_text(SFU_BADGE)
+            assert refused.evaluate("() => window.sprechzimmerMesh.sfu.pc") is None
+
+            # The two who can encrypt see each other; nobody sees Erika.
+            two = {who: pages[who] for who in ("practitioner", "p2")}
+            deadline = time.monotonic() + 60
+            seen: dict[str, dict[str, int]] = {}
+            while time.monotonic() < deadline:
+                seen = {who: frames(page) for who, page in two.items()}
+                if seen["practitioner"].get("p2", 0) > 0 and (
+                    seen["p2"].get("practitioner", 0) > 0
+                ):
+                    break
+                time.sleep(0.5)
+            assert seen["practitioner"]["p2"] > 0 and seen["p2"]["practitioner"] > 0
+            assert seen["practitioner"]["p1"] <= 0 and seen["p2"]["p1"] <= 0, seen
+            screenshot(refused, "group-sfu-refused")
+    finally:
+        server.stop()
+        print("---- server output ----\n" + server.log)
