@@ -5,14 +5,14 @@ import asyncio
 
 import uvloop
 
-from adapters.media.sfu import SfuPool, SfuSettings, UnusableOffer
+from adapters.media.sfu import Joined, SfuPool, SfuSettings, UnusableOffer
 
 # Far more than a pipe's buffer, as several browsers' offers arriving at once.
 LARGE_OFFER = "v=0\r\n" + ("a=x-filler:" + "y" * 200 + "\r\n") * 2000
 
 
 def test_offers_sent_at_once_reach_the_worker_whole_under_uvloop() -> None:
-    async def eight_offers_at_once() -> list[object]:
+    async def eight_offers_at_once() -> list[Joined | BaseException]:
         async with SfuPool(SfuSettings(workers=1, loopback_only=True)) as pool:
             await pool.create_room("gruppe")
             answers = await asyncio.gather(
