@@ -16,7 +16,7 @@ of each pair, the member ranked first (the practitioner, then p1, p2, ...)
 makes the offer.
 
 From the threshold on (five members by default) a group call's media goes
-through this process's SFU instead (adapters.web.sfu_rooms): `peers` then
+through an SFU instead (adapters.web.sfu_rooms): `peers` then
 says mode "sfu", each browser sends one `sfu-offer` and gets an `sfu-answer`
 and, whenever someone comes or goes, a new `layout` of its receiving slots.
 The browsers encrypt their frames end to end and exchange the keys among
