@@ -48,6 +48,10 @@ class Settings:
     tech_check_calls: int = 2
     tech_check_call_seconds: float = 30.0
     tech_check_loopback_only: bool = False
+    # From this many members in a group call on, media goes through the SFU.
+    sfu_threshold: int = 5
+    sfu_workers: int = 1
+    sfu_loopback_only: bool = False
     turn_urls: tuple[str, ...] = ()
     turn_secret: str = field(default="", repr=False)
     turn_credential_seconds: int = 3600
@@ -137,6 +141,11 @@ def load_settings(
         ),
         # Test calls on loopback addresses only: for tests on one machine.
         tech_check_loopback_only=_flag(get("TECH_CHECK_LOOPBACK_ONLY"), default=False),
+        # Above 9 (the most a call holds) every group call stays a mesh.
+        sfu_threshold=_whole_number("SFU_THRESHOLD", get("SFU_THRESHOLD"), 5),
+        sfu_workers=_whole_number("SFU_WORKERS", get("SFU_WORKERS"), 1),
+        # SFU candidates on loopback addresses only: for tests on one machine.
+        sfu_loopback_only=_flag(get("SFU_LOOPBACK_ONLY"), default=False),
         **_turn_settings(get),
         **_production_settings(get),
     )

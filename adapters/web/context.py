@@ -15,6 +15,7 @@ from adapters.web.room_bus import room_bus_for
 from adapters.web.rooms import RoomHub
 from adapters.web.security import AttemptLimit
 from adapters.web.setup_link import SetupLink
+from adapters.web.sfu_rooms import PooledSfu
 from application.runtime import Runtime
 from domain.patient_seat import PatientSeat
 from projections.calendar import CalendarEntry
@@ -28,7 +29,15 @@ T = TypeVar("T")
 class WebContext:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.rooms = RoomHub(room_bus_for(runtime.settings))
+        settings = runtime.settings
+        self.sfu = PooledSfu(
+            workers=settings.sfu_workers,
+            ice_servers=settings.ice_servers,
+            loopback_only=settings.sfu_loopback_only,
+        )
+        self.rooms = RoomHub(
+            room_bus_for(settings), sfu=self.sfu, sfu_threshold=settings.sfu_threshold
+        )
         self.feed = PracticeFeed()
         self.login_throttle = AttemptLimit(max_attempts=5, window_seconds=300)
         self.room_connects = AttemptLimit(max_attempts=30, window_seconds=60)
@@ -64,6 +73,7 @@ class WebContext:
     async def close(self) -> None:
         await self.rooms.close()
         await self.rooms.bus.close()
+        await self.sfu.close()
         if self._echo_peers is not None:
             await self._echo_peers.close()
 

@@ -12,6 +12,10 @@ and a patient on another still meet:
 - remove: the patient `participant` has to leave the room for good
 - signal: a call set-up message from `participant` to the member `to`,
   addressed to the process that holds it
+- sfu-offer: the offer (`message["sdp"]`) of the member `participant` on
+  connection `connection`, for the process whose SFU runs the room's call
+- sfu-message: the SFU's answer or a new layout for the member `to` on
+  connection `connection`, for the process that holds that member
 
 Every envelope names the process it comes from; `target` names the one process
 it is for, or None for all of them. A member is named by its participant key:
@@ -34,7 +38,11 @@ ALLOW = "allow"
 END = "end"
 SIGNAL = "signal"
 REMOVE = "remove"
-KINDS = frozenset((ENTER, HERE, LEAVE, ALLOW, END, SIGNAL, REMOVE))
+SFU_OFFER = "sfu-offer"
+SFU_MESSAGE = "sfu-message"
+KINDS = frozenset(
+    (ENTER, HERE, LEAVE, ALLOW, END, SIGNAL, REMOVE, SFU_OFFER, SFU_MESSAGE)
+)
 
 
 class BadEnvelope(Exception):

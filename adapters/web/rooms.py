@@ -15,10 +15,24 @@ there (`roster`) and every member in the call whom to connect to (`peers`):
 of each pair, the member ranked first (the practitioner, then p1, p2, ...)
 makes the offer.
 
+From the threshold on (five members by default) a group call's media goes
+through an SFU instead (adapters.web.sfu_rooms): `peers` then
+says mode "sfu", each browser sends one `sfu-offer` and gets an `sfu-answer`
+and, whenever someone comes or goes, a new `layout` of its receiving slots.
+The browsers encrypt their frames end to end and exchange the keys among
+themselves (`e2ee-public-key`, `e2ee-key`), which the server relays like any
+addressed message without being able to open them. Below the threshold the
+call falls back to the mesh, without anyone rejoining.
+
 The two may be connected to different web processes. A hub holds only the
 sockets of its own process and learns about the other members of a room from
 the envelopes the other hubs send over the room bus (see
 adapters.web.room_envelopes); what a browser sees is the same either way.
+A call in SFU mode runs on one process's SFU: of the processes holding its
+members, the one with the smallest process id. The others pass their
+members' offers to it (`sfu-offer` envelopes) and the SFU's answers and
+layouts back (`sfu-message`); when that process loses its last member, the
+next one takes over, and `peers` tells the browsers to offer anew.
 """
 
 import asyncio
@@ -42,9 +56,12 @@ from adapters.web.room_envelopes import (
     HERE,
     LEAVE,
     REMOVE,
+    SFU_MESSAGE,
+    SFU_OFFER,
     SIGNAL,
     Envelope,
 )
+from adapters.web.sfu_rooms import MediaServer, SfuRefused, SlotLayout
 from domain.patient_seat import FIRST_PATIENT
 from domain.video_session import PRACTITIONER, Role, participant_key
 
@@ -72,12 +89,14 @@ SFU = "sfu"
 RESYNC_GRACE_SECONDS = 3.0
 
 
-def media_mode(members: int) -> str:
-    """How media flows in a call of this many members. Today every call is a
-    mesh of direct connections. From five members on, media is to go through
-    the SFU (adapters.media.sfu) instead; choosing SFU belongs here, once that
-    server exists, and browsers already learn the mode with every `peers`."""
-    return P2P
+SFU_THRESHOLD = 5
+
+
+def media_mode(members: int, threshold: int = SFU_THRESHOLD) -> str:
+    """How media flows in a call of this many members: a mesh of direct
+    connections, or from the threshold on through the SFU, since every
+    browser of a mesh sends its video once per other member."""
+    return SFU if members >= threshold else P2P
 
 
 @dataclass(eq=False)
@@ -129,6 +148,14 @@ class Room:
     admitted: set[str] = field(default_factory=set)
     members: dict[str, Participant] = field(default_factory=dict)
     remote: dict[str, RemoteMember] = field(default_factory=dict)
+    mode: str = P2P
+    #: The process whose SFU runs the call in SFU mode.
+    sfu_host: str | None = None
+    #: On the SFU's process: members with a connection to the SFU (or an
+    #: offer on its way there), by the signaling connection that made it.
+    sfu_members: dict[str, str] = field(default_factory=dict)
+    #: Counts the SFU's layouts, so a browser can drop one that arrives late.
+    layout_seq: int = 0
 
     @property
     def call_allowed(self) -> bool:
@@ -161,6 +188,8 @@ class RoomHub:
         self,
         bus: RoomBus | None = None,
         resync_grace_seconds: float = RESYNC_GRACE_SECONDS,
+        sfu: MediaServer | None = None,
+        sfu_threshold: int = SFU_THRESHOLD,
     ) -> None:
         self.process_id = uuid.uuid4().hex
         self.bus: RoomBus = bus if bus is not None else LocalRoomBus()
@@ -168,6 +197,8 @@ class RoomHub:
         self._rooms: dict[UUID, Room] = {}
         self._resync_grace_seconds = resync_grace_seconds
         self._sweep: asyncio.Task[None] | None = None
+        self.sfu = sfu
+        self.sfu_threshold = sfu_threshold
 
     def room(self, appointment_id: UUID) -> Room | None:
         return self._rooms.get(appointment_id)
@@ -275,6 +306,8 @@ class RoomHub:
         key = sender.key
         if room is None or room.members.get(key) is not sender:
             return False
+        if message["type"] == "sfu-offer":
+            return await self._offer_to_sfu(room, sender, message["sdp"])
         outgoing = dict(message)
         receiver_key = outgoing.pop("to", None)
         if room.group and receiver_key is None and outgoing["type"] == "media-state":
@@ -344,6 +377,10 @@ class RoomHub:
                 await self._remove_here(room, envelope.participant)
         elif envelope.kind == SIGNAL:
             await self._deliver_signal(room, envelope)
+        elif envelope.kind == SFU_OFFER:
+            await self._take_remote_offer(room, envelope)
+        elif envelope.kind == SFU_MESSAGE:
+            await self._deliver_sfu_message(room, envelope)
 
     async def resync(self) -> None:
         """Envelopes may have been lost: announce this process's members
@@ -383,6 +420,7 @@ class RoomHub:
         room.group = room.group or envelope.group
         if not room.members:
             del self._rooms[room.appointment_id]
+            await self._close_sfu(room)
 
         if envelope.kind == ENTER:
             await self._reply_here(room, envelope.origin)
@@ -493,6 +531,7 @@ class RoomHub:
         for member in list(room.members.values()):
             await member.send({"type": "ended"})
             await member.close(CLOSE_ENDED, ENDED_REASON)
+        await self._close_sfu(room)
 
     async def _announce_presence(self, room: Room) -> None:
         practitioner = room.members.get(PRACTITIONER)
@@ -529,8 +568,15 @@ class RoomHub:
         in_call = sorted(
             (key for key in room.member_keys() if room.in_call(key)), key=_rank
         )
-        mode = media_mode(len(in_call))
-        for key, member in room.members.items():
+        mode = self._mode_of(in_call)
+        host = self._sfu_host(room, in_call) if mode == SFU else None
+        if room.sfu_host == self.process_id and host != self.process_id:
+            # Back to a mesh, or another process runs the call from now on.
+            await self._close_sfu(room)
+        room.mode, room.sfu_host = mode, host
+        if host == self.process_id:
+            await self._let_go_of_the_gone(room)
+        for key, member in list(room.members.items()):
             if key not in in_call:
                 continue
             await member.send(
@@ -538,6 +584,8 @@ class RoomHub:
                     "type": "peers",
                     "self": key,
                     "mode": mode,
+                    # Changes when another process's SFU takes over the call.
+                    "sfu": _tag(host) if host else None,
                     "peers": [
                         {"id": other, "tag": _tag(room.connection_of(other))}
                         for other in in_call
@@ -545,6 +593,151 @@ class RoomHub:
                     ],
                 }
             )
+
+    # The SFU
+
+    def _mode_of(self, in_call: list[str]) -> str:
+        if self.sfu is None:
+            return P2P
+        return media_mode(len(in_call), self.sfu_threshold)
+
+    def _sfu_host(self, room: Room, in_call: list[str]) -> str:
+        """The same process on every process that sees the same members."""
+        return min(
+            self.process_id if key in room.members else room.remote[key].process_id
+            for key in in_call
+        )
+
+    async def _offer_to_sfu(self, room: Room, sender: Participant, sdp: str) -> bool:
+        key = sender.key
+        if room.mode != SFU or room.sfu_host is None or not room.in_call(key):
+            return False
+        if room.sfu_host == self.process_id:
+            return await self._join_sfu(room, key, sender.connection_id, sdp)
+        await self._publish(
+            Envelope(
+                SFU_OFFER,
+                room.appointment_id,
+                self.process_id,
+                target=room.sfu_host,
+                connection_id=sender.connection_id,
+                message={"sdp": sdp},
+                participant=key,
+                group=True,
+            )
+        )
+        return True
+
+    async def _take_remote_offer(self, room: Room, envelope: Envelope) -> None:
+        key, connection_id = envelope.participant, envelope.connection_id
+        sdp = (envelope.message or {}).get("sdp")
+        known = room.remote.get(key) if key else None
+        if key is None or known is None or known.connection_id != connection_id:
+            return
+        if isinstance(sdp, str) and connection_id is not None:
+            await self._join_sfu(room, key, connection_id, sdp)
+
+    async def _join_sfu(
+        self, room: Room, key: str, connection_id: str, sdp: str
+    ) -> bool:
+        """Answers a member's offer to this process's SFU (a new one replaces
+        the old); the others learn the new layout."""
+        if (
+            self.sfu is None
+            or room.sfu_host != self.process_id
+            or not room.in_call(key)
+        ):
+            return False
+        room_id = str(room.appointment_id)
+        if key in room.sfu_members:
+            await self.sfu.leave(room_id, key)
+        room.sfu_members[key] = connection_id
+        try:
+            answer, layout = await self.sfu.join(room_id, key, sdp)
+        except SfuRefused as error:
+            logger.info("The SFU refused an offer in room %s: %s", room_id, error)
+            if room.sfu_members.get(key) == connection_id:
+                del room.sfu_members[key]
+            return False
+        room.layout_seq += 1
+        seq = room.layout_seq
+        if room.sfu_host != self.process_id:
+            # The call fell back to a mesh, or moved, meanwhile.
+            await self.sfu.close_room(room_id)
+            return False
+        if room.connection_of(key) != connection_id:
+            await self._leave_sfu(room, key)
+            return False
+        answered = {
+            "type": "sfu-answer",
+            "sdp": answer,
+            "slots": layout.get(key, []),
+            "seq": seq,
+        }
+        await self._tell_member(room, key, connection_id, answered)
+        await self._send_layout(room, layout, seq, but=key)
+        return True
+
+    async def _let_go_of_the_gone(self, room: Room) -> None:
+        for key, connection_id in list(room.sfu_members.items()):
+            if room.connection_of(key) != connection_id or not room.in_call(key):
+                await self._leave_sfu(room, key)
+
+    async def _leave_sfu(self, room: Room, key: str) -> None:
+        if self.sfu is None or room.sfu_members.pop(key, None) is None:
+            return
+        layout = await self.sfu.leave(str(room.appointment_id), key)
+        room.layout_seq += 1
+        await self._send_layout(room, layout, room.layout_seq, but=key)
+
+    async def _send_layout(
+        self, room: Room, layout: SlotLayout, seq: int, but: str
+    ) -> None:
+        for other, connection_id in list(room.sfu_members.items()):
+            if other != but and other in layout:
+                message = {"type": "layout", "slots": layout[other], "seq": seq}
+                await self._tell_member(room, other, connection_id, message)
+
+    async def _tell_member(
+        self, room: Room, key: str, connection_id: str, message: dict[str, Any]
+    ) -> None:
+        """A message of the SFU for a member, wherever it is connected."""
+        local = room.members.get(key)
+        if local is not None:
+            if local.connection_id == connection_id:
+                await local.send(message)
+            return
+        elsewhere = room.remote.get(key)
+        if elsewhere is None or elsewhere.connection_id != connection_id:
+            return
+        await self._publish(
+            Envelope(
+                SFU_MESSAGE,
+                room.appointment_id,
+                self.process_id,
+                target=elsewhere.process_id,
+                connection_id=connection_id,
+                message=message,
+                to=key,
+                group=True,
+            )
+        )
+
+    async def _deliver_sfu_message(self, room: Room, envelope: Envelope) -> None:
+        message = envelope.message or {}
+        member = room.members.get(envelope.to or "")
+        if (
+            member is not None
+            and member.connection_id == envelope.connection_id
+            and message.get("type") in ("sfu-answer", "layout")
+        ):
+            await member.send(message)
+
+    async def _close_sfu(self, room: Room) -> None:
+        hosting = room.sfu_host == self.process_id or bool(room.sfu_members)
+        room.sfu_members.clear()
+        if self.sfu is not None and hosting:
+            await self.sfu.close_room(str(room.appointment_id))
 
 
 def _may_send(room: Room, sender: str, receiver: str, message: dict[str, Any]) -> bool:

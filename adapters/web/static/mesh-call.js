@@ -5,6 +5,16 @@
 // the member ranked first (the practitioner, then p1, p2, ...) makes the
 // offer; the other answers. A member who reconnects gets a new tag, so the
 // offering side knows to connect afresh.
+//
+// From the server's threshold on, "peers" says mode "sfu": the mesh closes
+// and the media goes through the SFU instead (sfu-call.js), each frame
+// encrypted end to end; below it again, the mesh is built anew. Nobody
+// rejoins: the tiles stay, only what feeds them changes.
+
+import { SfuSession } from "./sfu-call.js";
+
+// A tag no member has: its mesh connection has to be made anew.
+const STALE = "stale";
 
 export function rank(id) {
   return id === "practitioner" ? 0 : Number(id.slice(1)) || 99;
@@ -24,6 +34,11 @@ export class MeshCall {
     this.selfId = null;
     this.mode = "p2p";
     this.peers = new Map();
+    this.sfu = null; // the SfuSession while the mode is "sfu"
+    this.keys = null; // CallKeys and FrameEncryption, made for the first SFU
+    this.frames = null;
+    this.publicKeys = new Map(); // the others' public keys, by member
+    this.queue = Promise.resolve();
     localMedia.onTrackReplaced = (kind, track) => this.replaceTrack(kind, track);
     window.sprechzimmerMesh = this;
   }
@@ -33,18 +48,32 @@ export class MeshCall {
     this.iceTransportPolicy = iceTransportPolicy === "relay" ? "relay" : "all";
   }
 
+  // Messages are taken one after the other: a key must not overtake the
+  // switch to the SFU it belongs to.
+  run(step) {
+    this.queue = this.queue.then(step).catch((error) => console.error(error));
+    return this.queue;
+  }
+
   // The server's current list of members in the call.
-  async setPeers({ self, mode, peers }) {
+  setPeers(message) {
+    return this.run(() => this.followPeers(message));
+  }
+
+  async followPeers({ self, mode, sfu, peers }) {
     this.selfId = self;
-    if (mode !== this.mode) {
-      this.mode = mode;
-      this.onModeChange(mode);
-    }
-    // Only "p2p" is served today; an "sfu" mode would connect to the media
-    // server here instead of to every member.
     const wanted = new Map(peers.map((peer) => [peer.id, peer.tag]));
     for (const id of [...this.peers.keys()]) {
       if (!wanted.has(id)) this.drop(id);
+    }
+    if (mode === "sfu") {
+      await this.followPeersThroughSfu(wanted, sfu);
+      return;
+    }
+    if (this.mode !== mode) {
+      this.leaveSfu();
+      this.mode = mode;
+      this.onModeChange(mode);
     }
     for (const [id, tag] of wanted) {
       const known = this.peers.get(id);
@@ -60,6 +89,47 @@ export class MeshCall {
       }
       this.entry(id).tag = tag;
       if (offering) await this.offer(id);
+    }
+  }
+
+  async followPeersThroughSfu(wanted, server) {
+    // Another web process's SFU took over the call: offer to that one.
+    const moving = this.sfu !== null && this.sfu.server !== server;
+    const switching = this.mode !== "sfu" || moving;
+    if (moving) this.leaveSfu();
+    if (switching) {
+      if (this.mode !== "sfu") this.onModeChange("sfu");
+      this.mode = "sfu";
+      for (const peer of this.peers.values()) {
+        peer.pc?.close();
+        peer.pc = null;
+        peer.pending = [];
+        peer.tile.querySelector("video").srcObject = null;
+      }
+    }
+    const newcomers = [];
+    for (const [id, tag] of wanted) {
+      const known = this.peers.get(id);
+      if (!known || (known.tag !== tag && known.tag !== null)) newcomers.push(id);
+      this.entry(id).tag = tag;
+    }
+    if (switching) {
+      this.sfu = new SfuSession(this);
+      this.sfu.server = server;
+      await this.sfu.start();
+      return;
+    }
+    for (const id of newcomers) this.sfu?.greet(id);
+    this.sfu?.showTiles();
+  }
+
+  leaveSfu() {
+    if (!this.sfu) return;
+    this.sfu.close();
+    this.sfu = null;
+    for (const peer of this.peers.values()) {
+      if (!peer.pc) peer.tag = STALE;
+      peer.tile.querySelector("video").srcObject = null;
     }
   }
 
@@ -118,9 +188,31 @@ export class MeshCall {
     this.send({ type: "offer", to: id, sdp: pc.localDescription.sdp });
   }
 
-  async handle(message) {
+  handle(message) {
+    return this.run(() => this.take(message));
+  }
+
+  async take(message) {
+    if (message.type === "sfu-answer") {
+      await this.sfu?.answered(message);
+      return;
+    }
+    if (message.type === "layout") {
+      this.sfu?.follow(message);
+      return;
+    }
     const id = message.from;
     if (!id) return;
+    if (message.type === "e2ee-public-key") {
+      this.publicKeys.set(id, message.publicKey);
+      if (this.peers.has(id)) await this.sfu?.acceptPublicKey(id, message.publicKey);
+      return;
+    }
+    if (message.type === "e2ee-key") {
+      // A key sealed under a public key that has since changed does not open.
+      await this.sfu?.acceptKey(message).catch(() => {});
+      return;
+    }
     if (message.type === "offer") {
       const pc = this.newConnection(id);
       await pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
@@ -169,6 +261,7 @@ export class MeshCall {
   }
 
   async replaceTrack(kind, track) {
+    await this.sfu?.replaceTrack(kind, track);
     for (const peer of this.peers.values()) {
       for (const transceiver of peer.pc?.getTransceivers() || []) {
         if (transceiver.receiver.track.kind === kind) await transceiver.sender.replaceTrack(track);
@@ -180,17 +273,41 @@ export class MeshCall {
     const peer = this.peers.get(id);
     if (!peer) return;
     this.peers.delete(id);
+    this.publicKeys.delete(id);
+    this.sfu?.forget(id);
     peer.pc?.close();
     peer.tile.remove();
     this.tiles.dataset.count = String(this.tiles.children.length);
   }
 
+  // Per member: the video frames decoded from them so far, -1 for none.
+  async framesDecoded() {
+    const frames = {};
+    for (const [id, peer] of this.peers) {
+      frames[id] = -1;
+      const receiver =
+        this.mode === "sfu"
+          ? this.sfu?.receiverOf(id, "video")
+          : peer.pc?.getReceivers().find((r) => r.track.kind === "video");
+      if (!receiver) continue;
+      (await receiver.getStats()).forEach((report) => {
+        if (report.type === "inbound-rtp" && report.kind === "video") {
+          frames[id] = report.framesDecoded || 0;
+        }
+      });
+    }
+    return frames;
+  }
+
   close() {
+    this.leaveSfu();
     for (const id of [...this.peers.keys()]) this.drop(id);
+    this.frames?.close();
+    this.frames = null;
   }
 }
 
-// The badge text for a mode; "p2p" is the only mode served so far.
+// The badge text for a mode.
 export function describeMode(mode) {
-  return mode === "p2p" ? "Peer-to-Peer · Ende-zu-Ende-verschlüsselt" : "Ende-zu-Ende-verschlüsselt";
+  return mode === "sfu" ? "SFU · Ende-zu-Ende-verschlüsselt" : "Peer-to-Peer · Ende-zu-Ende-verschlüsselt";
 }

@@ -122,6 +122,10 @@ function onMessage(message) {
     case "offer":
     case "answer":
     case "candidate":
+    case "sfu-answer":
+    case "layout":
+    case "e2ee-public-key":
+    case "e2ee-key":
       call.handle(message);
       break;
     default:
