@@ -78,8 +78,9 @@ def vp8_payload(keyframe: bool) -> bytes:
 # 1. Throughput
 
 
-def raw_forwarding_rate(seconds: float) -> float:
-    """Forwarded packets per second of the bare work, on one core."""
+def raw_forwarding_rate(seconds: float, subscribers: int = SUBSCRIBERS) -> float:
+    """Forwarded packets per second of the bare work, on one core, for one
+    publisher's packets going to `subscribers` subscribers."""
     key = os.urandom(30)
     policy = SRTP_AES128_CM_SHA1_80.libsrtp_profile
     sender = Session(
@@ -96,10 +97,10 @@ def raw_forwarding_rate(seconds: float) -> float:
                 srtp_profile=policy,
             )
         )
-        for _ in range(SUBSCRIBERS)
+        for _ in range(subscribers)
     ]
     extensions = HeaderExtensionsMap()
-    numberings = [StreamNumbering(90000) for _ in range(SUBSCRIBERS)]
+    numberings = [StreamNumbering(90000) for _ in range(subscribers)]
     for numbering in numberings:
         numbering.start(0, 0, 0.0)
     payload = vp8_payload(False)
