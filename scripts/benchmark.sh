@@ -24,7 +24,8 @@ echo "Load from other processes on this machine skews the figures; compare ratio
 for benchmark in join_page_load lifecycle_events "lifecycle_events --postgres \
   --lifecycles 200" projection_lag "signaling_round_trip --round-trips 200" memory \
   outbox_dispatch audit_verify retention_sweep tech_check_loopback \
-  tech_check_throughput; do
+  tech_check_throughput "sfu_forwarding --seconds 4" \
+  "sfu_nine_person_room --seconds 60"; do
   echo
   echo "== benchmarks.$benchmark"
   # shellcheck disable=SC2086 # the name carries its arguments
