@@ -1,26 +1,19 @@
 // A patient's side of a group appointment: devices, waiting room, the grid.
 
 import { wireControls } from "./call-controls.js";
-import { LocalMedia, deviceErrorText } from "./devices.js";
+import { LocalMedia } from "./devices.js";
 import { MeshCall, describeMode } from "./mesh-call.js";
-import { startQuickCheck } from "./quick-check.js";
+import { PatientSteps } from "./patient-steps.js";
 import { connectSignaling } from "./signaling.js";
 
 const CLOSE_REPLACED = 4001;
 const CLOSE_REMOVED = 4410;
 
 const room = document.getElementById("room");
-const setupStep = document.getElementById("setup-step");
 const waitingStep = document.getElementById("waiting-step");
 const waitingText = document.getElementById("waiting-text");
-const endedStep = document.getElementById("ended-step");
-const callSection = document.getElementById("call");
-const enterActions = document.getElementById("enter-actions");
-const problem = document.getElementById("device-problem");
 const mutedNotice = document.getElementById("muted-by-practice");
 const audioButton = document.getElementById("toggle-audio");
-
-callSection.hidden = true;
 
 const localMedia = new LocalMedia({
   videoElement: document.getElementById("local-video"),
@@ -29,7 +22,6 @@ const localMedia = new LocalMedia({
 });
 
 let signaling = null;
-let quickCheck = null;
 
 const call = new MeshCall({
   iceServers: JSON.parse(room.dataset.iceServers),
@@ -44,36 +36,23 @@ const call = new MeshCall({
   },
 });
 
-async function requestDevices() {
-  problem.hidden = true;
-  try {
-    await localMedia.start();
-  } catch (error) {
-    document.getElementById("device-problem-text").textContent = deviceErrorText(error);
-    problem.hidden = false;
-    return;
-  }
-  callSection.hidden = false;
-  enterActions.hidden = false;
-  setupStep.querySelector("#request-devices").hidden = true;
-  setupStep.querySelector("h1").textContent = "So sehen andere Sie";
-  setupStep.querySelector("h1 ~ p:not(.lead)").textContent =
-    "Kamera und Mikrofon sind bereit. Wenn alles passt, gehen Sie ins Wartezimmer.";
-}
+const steps = new PatientSteps({
+  localMedia,
+  enter: connect,
+  leave: () => {
+    call.close();
+    signaling?.close();
+  },
+});
 
-function enterWaitingRoom() {
-  enterActions.hidden = true;
-  setupStep.hidden = true;
-  waitingStep.hidden = false;
-  callSection.hidden = false;
-  quickCheck = startQuickCheck(document.getElementById("quick-check"));
+function connect() {
   signaling = connectSignaling(room.dataset.wsUrl, {
     onMessage,
     onFinalClose: (code, reason) => {
       if (code === CLOSE_REMOVED) {
-        end("Sie wurden aus der Sprechstunde entfernt", `${reason} Bitte wenden Sie sich an Ihre Praxis, wenn Sie Fragen haben.`);
+        steps.end("Sie wurden aus der Sprechstunde entfernt", `${reason} Bitte wenden Sie sich an Ihre Praxis, wenn Sie Fragen haben.`);
       } else {
-        end(
+        steps.end(
           code === CLOSE_REPLACED ? "Sprechstunde in einem anderen Fenster geöffnet" : "Die Videosprechstunde ist beendet",
           reason || "Sie können dieses Fenster jetzt schließen.",
         );
@@ -91,7 +70,7 @@ function mutedByPractice() {
 }
 
 function onMessage(message) {
-  if (message.type === "admitted" || message.type === "peers") quickCheck?.stop();
+  if (message.type === "admitted" || message.type === "peers") steps.stopQuickCheck();
   switch (message.type) {
     case "waiting":
       waitingText.textContent = "Ihre Praxis weiß, dass Sie da sind, und lässt Sie gleich eintreten. Bitte lassen Sie diese Seite geöffnet.";
@@ -117,7 +96,7 @@ function onMessage(message) {
       call.configure(message);
       break;
     case "ended":
-      end("Die Videosprechstunde ist beendet", "Vielen Dank. Sie können dieses Fenster jetzt schließen.");
+      steps.end("Die Videosprechstunde ist beendet", "Vielen Dank. Sie können dieses Fenster jetzt schließen.");
       break;
     case "offer":
     case "answer":
@@ -133,30 +112,7 @@ function onMessage(message) {
   }
 }
 
-function end(title, text) {
-  quickCheck?.stop();
-  call.close();
-  localMedia.stop();
-  signaling?.close();
-  callSection.hidden = true;
-  waitingStep.hidden = true;
-  setupStep.hidden = true;
-  document.getElementById("ended-title").textContent = title;
-  document.getElementById("ended-text").textContent = text;
-  endedStep.hidden = false;
-}
-
-document.getElementById("request-devices").addEventListener("click", requestDevices);
-document.getElementById("request-devices").disabled = false;
-document.getElementById("retry-devices").addEventListener("click", requestDevices);
-document.getElementById("continue-without-devices").addEventListener("click", () => {
-  problem.hidden = true;
-  enterWaitingRoom();
-});
-document.getElementById("enter-waiting-room").addEventListener("click", enterWaitingRoom);
-document.getElementById("hang-up").addEventListener("click", () => {
-  end("Sie haben das Gespräch verlassen", "Solange der Termin läuft, können Sie über den Link aus Ihrer E-Mail wieder beitreten.");
-});
+steps.wireButtons();
 audioButton.addEventListener("click", () => {
   mutedNotice.hidden = true;
 });

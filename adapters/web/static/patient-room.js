@@ -2,22 +2,15 @@
 
 import { PeerCall, describePath } from "./call.js";
 import { showRemoteMediaState, wireControls } from "./call-controls.js";
-import { LocalMedia, deviceErrorText } from "./devices.js";
-import { startQuickCheck } from "./quick-check.js";
+import { LocalMedia } from "./devices.js";
+import { PatientSteps } from "./patient-steps.js";
 import { connectSignaling } from "./signaling.js";
 
 const room = document.getElementById("room");
-const setupStep = document.getElementById("setup-step");
 const waitingStep = document.getElementById("waiting-step");
 const waitingText = document.getElementById("waiting-text");
-const endedStep = document.getElementById("ended-step");
-const callSection = document.getElementById("call");
-const enterActions = document.getElementById("enter-actions");
-const problem = document.getElementById("device-problem");
 const badge = document.getElementById("security-badge");
 const remotePlaceholder = document.getElementById("remote-placeholder");
-
-callSection.hidden = true;
 
 const localMedia = new LocalMedia({
   videoElement: document.getElementById("local-video"),
@@ -26,7 +19,6 @@ const localMedia = new LocalMedia({
 });
 
 let signaling = null;
-let quickCheck = null;
 
 const call = new PeerCall({
   iceServers: JSON.parse(room.dataset.iceServers),
@@ -45,32 +37,19 @@ const call = new PeerCall({
   },
 });
 
-async function requestDevices() {
-  problem.hidden = true;
-  try {
-    await localMedia.start();
-  } catch (error) {
-    document.getElementById("device-problem-text").textContent = deviceErrorText(error);
-    problem.hidden = false;
-    return;
-  }
-  callSection.hidden = false;
-  enterActions.hidden = false;
-  setupStep.querySelector("#request-devices").hidden = true;
-  setupStep.querySelector("h1").textContent = "So sehen andere Sie";
-  setupStep.querySelector("h1 ~ p:not(.lead)").textContent =
-    "Kamera und Mikrofon sind bereit. Wenn alles passt, gehen Sie ins Wartezimmer.";
-}
+const steps = new PatientSteps({
+  localMedia,
+  enter: connect,
+  leave: () => {
+    call.close();
+    signaling?.close();
+  },
+});
 
-function enterWaitingRoom() {
-  enterActions.hidden = true;
-  setupStep.hidden = true;
-  waitingStep.hidden = false;
-  callSection.hidden = false;
-  quickCheck = startQuickCheck(document.getElementById("quick-check"));
+function connect() {
   signaling = connectSignaling(room.dataset.wsUrl, {
     onMessage,
-    onFinalClose: (code, reason) => end(
+    onFinalClose: (code, reason) => steps.end(
       code === 4001 ? "Sprechstunde in einem anderen Fenster geöffnet" : "Die Videosprechstunde ist beendet",
       reason || "Sie können dieses Fenster jetzt schließen.",
     ),
@@ -78,7 +57,7 @@ function enterWaitingRoom() {
 }
 
 function onMessage(message) {
-  if (message.type === "admitted" || message.type === "offer") quickCheck?.stop();
+  if (message.type === "admitted" || message.type === "offer") steps.stopQuickCheck();
   switch (message.type) {
     case "waiting":
       waitingText.textContent = "Ihre Praxis weiß, dass Sie da sind, und lässt Sie gleich eintreten. Bitte lassen Sie diese Seite geöffnet.";
@@ -99,7 +78,7 @@ function onMessage(message) {
       call.configure(message);
       break;
     case "ended":
-      end("Die Videosprechstunde ist beendet", "Vielen Dank. Sie können dieses Fenster jetzt schließen.");
+      steps.end("Die Videosprechstunde ist beendet", "Vielen Dank. Sie können dieses Fenster jetzt schließen.");
       break;
     case "offer":
     case "answer":
@@ -111,29 +90,5 @@ function onMessage(message) {
   }
 }
 
-function end(title, text) {
-  quickCheck?.stop();
-  call.close();
-  localMedia.stop();
-  signaling?.close();
-  callSection.hidden = true;
-  waitingStep.hidden = true;
-  setupStep.hidden = true;
-  document.getElementById("ended-title").textContent = title;
-  document.getElementById("ended-text").textContent = text;
-  endedStep.hidden = false;
-}
-
-document.getElementById("request-devices").addEventListener("click", requestDevices);
-// The button works only once this script runs; until then it stays disabled.
-document.getElementById("request-devices").disabled = false;
-document.getElementById("retry-devices").addEventListener("click", requestDevices);
-document.getElementById("continue-without-devices").addEventListener("click", () => {
-  problem.hidden = true;
-  enterWaitingRoom();
-});
-document.getElementById("enter-waiting-room").addEventListener("click", enterWaitingRoom);
-document.getElementById("hang-up").addEventListener("click", () => {
-  end("Sie haben das Gespräch verlassen", "Solange der Termin läuft, können Sie über den Link aus Ihrer E-Mail wieder beitreten.");
-});
+steps.wireButtons();
 wireControls(localMedia, (message) => signaling?.send(message));
